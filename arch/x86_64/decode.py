@@ -1,0 +1,361 @@
+# SPDX-License-Identifier: GPL-2.0-only
+"""x86-64 instruction facts from raw bytes.
+
+capstone's `disasm_lite` (about 1.5 M instructions/s) gives each instruction's
+length; the facts come from the opcode, ModRM and SIB bytes themselves, opcode by
+opcode as objtool's arch/x86/decode.c reads them, so that the stack operations
+orcgen interprets are exactly the ones objtool interprets.  Asking capstone for
+operand detail would cost ten times more and describe the same bytes.
+
+Registers come out in DWARF numbering (rax 0, rdx 1, rcx 2, rbx 3, rsi 4,
+rdi 5, rbp 6, rsp 7, r8-r15 8-15), not the encoding's order.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+from orcgen.insn import DecodeFailure, Dest, Insn, Kind, Src, StackOp
+
+# Hardware register number (ModRM/SIB/opcode encoding, with REX) -> DWARF number.
+HW2DW = (0, 2, 1, 3, 7, 6, 4, 5, 8, 9, 10, 11, 12, 13, 14, 15)
+HW_SP, HW_BP = 4, 5
+SP, BP = 7, 6
+
+LEGACY_PREFIXES = frozenset((0x66, 0x67, 0xF0, 0xF2, 0xF3, 0x26, 0x2E, 0x36, 0x3E, 0x64, 0x65))
+
+# Opcodes whose meaning needs a closer look; every other opcode is Kind.OTHER
+# with no stack effect, decided by one set lookup.
+_INTERESTING = frozenset(
+    [0x01, 0x29, 0x0F, 0x68, 0x6A, 0x88, 0x89, 0x8B, 0x8D, 0x8F, 0x90, 0x9C, 0x9D,
+     0xC2, 0xC3, 0xC9, 0xCA, 0xCB, 0xCC, 0xCF, 0xE0, 0xE1, 0xE2, 0xE3, 0xE8, 0xE9,
+     0xEB, 0xFC, 0xFD, 0xFF]
+    + list(range(0x50, 0x60)) + list(range(0x70, 0x80)) + list(range(0x80, 0x84)))
+
+_PUSH_CONST = StackOp(Src.CONST, Dest.PUSH)
+_POP_MEM = StackOp(Src.POP, Dest.MEM)
+_PUSHF = StackOp(Src.CONST, Dest.PUSHF)
+_POPF = StackOp(Src.POPF, Dest.MEM)
+_LEAVE = (StackOp(Src.REG, Dest.REG, src_reg=BP, dest_reg=SP),
+          StackOp(Src.POP, Dest.REG, dest_reg=BP))
+_IRET_IN_FUNC = (StackOp(Src.ADD, Dest.REG, src_reg=SP, src_off=40, dest_reg=SP),)
+_PUSH_REG = tuple((StackOp(Src.REG, Dest.PUSH, src_reg=HW2DW[r]),) for r in range(16))
+_POP_REG = tuple((StackOp(Src.POP, Dest.REG, dest_reg=HW2DW[r]),) for r in range(16))
+
+
+def _s8(b: int) -> int:
+    return b - 256 if b & 0x80 else b
+
+
+def _sint(code: bytes, start: int, end: int) -> int:
+    return int.from_bytes(code[start:end], "little", signed=True) if end > start else 0
+
+
+class X86Decoder:
+    """Decodes whole code sections into `Insn` facts."""
+
+    def __init__(self) -> None:
+        import capstone  # deferred: a warm cache run never pays for the import
+        self._md = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_64)
+        self._cs = capstone
+
+    def disassemble(self, code: bytes, offset: int) -> list[tuple[int, int, str]]:
+        """(offset, length, text) for people: AT&T syntax, as objdump and objtool print it."""
+        md = self._cs.Cs(self._cs.CS_ARCH_X86, self._cs.CS_MODE_64)
+        md.syntax = self._cs.CS_OPT_SYNTAX_ATT
+        return [(a, n, ("%s %s" % (m, o)).strip()) for a, n, m, o in md.disasm_lite(code, offset)]
+
+    def decode_section(self, code: bytes, in_func: Callable[[int], bool]
+                       ) -> tuple[list[Insn], DecodeFailure | None]:
+        out: list[Insn] = []
+        pos = 0
+        while True:
+            pos = self._decode_run(code, pos, in_func, out)
+            if pos >= len(code):
+                return out, None
+            # capstone stops at instructions newer than it (lkgs, serialize, ...);
+            # most are 0F-escaped with a ModRM operand, whose length is easy to read.
+            n = fallback_length(code, pos)
+            if not n:
+                return out, DecodeFailure(pos, "can't decode instruction")
+            out.append(self._classify(code, pos, n, in_func))
+            pos += n
+
+    def _decode_run(self, code: bytes, start: int, in_func: Callable[[int], bool],
+                    out: list[Insn]) -> int:
+        """Decode from `start` until capstone stops; return where it stopped."""
+        append = out.append
+        interesting = _INTERESTING
+        legacy = LEGACY_PREFIXES
+        end = start
+        buf = code if start == 0 else code[start:]
+        for off, size, _m, _o in self._md.disasm_lite(buf, start):
+            end = off + size
+            b = code[off]
+            if b in interesting:
+                append(self._decode(code, off, size, 0, 0, b"", in_func))
+            elif b in legacy or 0x40 <= b <= 0x4F:
+                append(self._classify(code, off, size, in_func))
+            else:
+                append(Insn(off, size, Kind.OTHER))
+        return end
+
+    def _classify(self, code: bytes, off: int, size: int, in_func: Callable[[int], bool]) -> Insn:
+        """Facts for an instruction that may start with prefixes."""
+        end = off + size
+        p = off
+        while p < end and code[p] in LEGACY_PREFIXES:
+            p += 1
+        rex = 0
+        while p < end and 0x40 <= code[p] <= 0x4F:
+            rex = code[p]
+            p += 1
+        if p >= end or code[p] not in _INTERESTING:
+            return Insn(off, size, Kind.OTHER)
+        return self._decode(code, off, size, p - off, rex, code[off:p], in_func)
+
+    # The cases below follow arch/x86/decode.c's switch on the first opcode byte.
+    def _decode(self, code: bytes, off: int, size: int, skip: int, rex: int, prefixes: bytes,
+                in_func: Callable[[int], bool]) -> Insn:
+        p = off + skip
+        end = off + size
+        op1 = code[p]
+        prefix = prefixes[0] if prefixes else 0
+        rex_w = (rex >> 3) & 1
+        rex_r = (rex >> 2) & 1
+        rex_x = (rex >> 1) & 1
+        rex_b = rex & 1
+
+        # ModRM / SIB / displacement, for the opcodes that have them.
+        def modrm_at(q: int):
+            modrm = code[q]
+            mod = modrm >> 6
+            reg = ((modrm >> 3) & 7) + 8 * rex_r
+            rm = (modrm & 7) + 8 * rex_b
+            q += 1
+            sib_index = sib_base = -1
+            if mod != 3 and (modrm & 7) == 4:
+                sib = code[q]
+                sib_index = ((sib >> 3) & 7) + 8 * rex_x
+                sib_base = (sib & 7) + 8 * rex_b
+                q += 1
+                no_base = (sib & 7) == 5 and mod == 0
+            else:
+                no_base = False
+            if mod == 1:
+                disp = _s8(code[q])
+            elif mod == 2 or (mod == 0 and (modrm & 7) == 5) or no_base:
+                disp = _sint(code, q, q + 4)
+            else:
+                disp = 0
+            return modrm, mod, reg, rm, sib_index, sib_base, disp
+
+        if 0x50 <= op1 <= 0x57:
+            return Insn(off, size, Kind.OTHER, ops=_PUSH_REG[(op1 & 7) + 8 * rex_b])
+        if 0x58 <= op1 <= 0x5F:
+            return Insn(off, size, Kind.OTHER, ops=_POP_REG[(op1 & 7) + 8 * rex_b])
+        if 0x70 <= op1 <= 0x7F or 0xE0 <= op1 <= 0xE3:
+            return Insn(off, size, Kind.JUMP_COND, immediate=_s8(code[end - 1]))
+        if op1 == 0xEB:
+            return Insn(off, size, Kind.JUMP_UNCOND, immediate=_s8(code[end - 1]))
+        if op1 == 0xE9:
+            return Insn(off, size, Kind.JUMP_UNCOND, immediate=_sint(code, p + 1, end))
+        if op1 == 0xE8:
+            # For the stack, a CALL is a push of the return address.
+            return Insn(off, size, Kind.CALL, immediate=_sint(code, p + 1, end), ops=(_PUSH_CONST,))
+        if op1 in (0xC2, 0xC3):
+            return Insn(off, size, Kind.RETURN)
+        if op1 == 0xCC:
+            return Insn(off, size, Kind.TRAP)
+        if op1 == 0x90:
+            return Insn(off, size, Kind.NOP)
+        if op1 == 0xC9:
+            return Insn(off, size, Kind.OTHER, ops=_LEAVE)
+        if op1 in (0x68, 0x6A):
+            return Insn(off, size, Kind.OTHER, ops=(_PUSH_CONST,))
+        if op1 == 0x9C:
+            return Insn(off, size, Kind.OTHER, ops=(_PUSHF,))
+        if op1 == 0x9D:
+            return Insn(off, size, Kind.OTHER, ops=(_POPF,))
+        if op1 == 0x8F:
+            return Insn(off, size, Kind.OTHER, ops=(_POP_MEM,))
+        if op1 == 0xFC:
+            return Insn(off, size, Kind.CLD)
+        if op1 == 0xFD:
+            return Insn(off, size, Kind.STD)
+        if op1 == 0xCF:
+            # iret: sync_core()'s IRET-to-self inside a function pops 5 words;
+            # elsewhere (entry code) it leaves the frame.
+            if in_func(off):
+                return Insn(off, size, Kind.OTHER, ops=_IRET_IN_FUNC)
+            return Insn(off, size, Kind.CONTEXT_SWITCH)
+        if op1 in (0xCA, 0xCB):
+            return Insn(off, size, Kind.CONTEXT_SWITCH)
+        if op1 == 0x0F:
+            return self._decode_0f(code, off, size, p, end, prefix, prefixes)
+        if op1 == 0xFF:
+            reg = ((code[p + 1] >> 3) & 7) + 8 * rex_r
+            if reg in (2, 3):
+                return Insn(off, size, Kind.CALL_DYNAMIC)
+            if reg == 4:
+                return Insn(off, size, Kind.JUMP_DYNAMIC)
+            if reg == 5:
+                return Insn(off, size, Kind.CONTEXT_SWITCH)
+            if reg == 6:
+                return Insn(off, size, Kind.OTHER, ops=(_PUSH_CONST,))
+            return Insn(off, size, Kind.OTHER)
+
+        # The rest are 64-bit ALU/mov/lea forms that matter only with REX.W.
+        if not rex_w:
+            return Insn(off, size, Kind.OTHER)
+        modrm, mod, reg, rm, sib_index, sib_base, disp = modrm_at(p + 1)
+        is_rip = (modrm & 7) == 5 and mod == 0
+        have_sib = (modrm & 7) == 4 and mod != 3
+
+        def rm_is(r: int) -> bool:
+            if have_sib:
+                return sib_base == r and sib_index == HW_SP and (sib_base != HW_BP or mod != 0)
+            return rm == r
+
+        def rm_is_mem(r: int) -> bool:
+            return mod != 3 and not is_rip and rm_is(r)
+
+        if op1 in (0x01, 0x29):
+            if mod == 3 and rm == HW_SP:
+                # add/sub reg, %rsp
+                return Insn(off, size, Kind.OTHER,
+                            ops=(StackOp(Src.ADD, Dest.REG, src_reg=HW2DW[reg], dest_reg=SP),))
+            return Insn(off, size, Kind.OTHER)
+        if 0x80 <= op1 <= 0x83:
+            if not (mod == 3 and rm == HW_SP):
+                return Insn(off, size, Kind.OTHER)
+            imm = _sint(code, end - 4, end) if op1 == 0x81 else _s8(code[end - 1])
+            sub = modrm >> 3 & 7
+            if sub == 5:
+                imm = -imm
+            if sub in (0, 5):
+                return Insn(off, size, Kind.OTHER,
+                            ops=(StackOp(Src.ADD, Dest.REG, src_reg=SP, src_off=imm, dest_reg=SP),))
+            if sub == 4:
+                return Insn(off, size, Kind.OTHER,
+                            ops=(StackOp(Src.AND, Dest.REG, src_reg=SP, src_off=imm, dest_reg=SP),))
+            return Insn(off, size, Kind.OTHER)
+        if op1 == 0x89:
+            if mod == 3:
+                # mov reg, reg
+                return Insn(off, size, Kind.OTHER,
+                            ops=(StackOp(Src.REG, Dest.REG, src_reg=HW2DW[reg], dest_reg=HW2DW[rm]),))
+            if is_rip:
+                return Insn(off, size, Kind.OTHER)
+            base = rm
+            if have_sib:
+                base = sib_base
+                if sib_index != HW_SP:
+                    return Insn(off, size, Kind.OTHER)
+            if reg == HW_SP:
+                # mov %rsp, disp(%reg)
+                return Insn(off, size, Kind.OTHER,
+                            ops=(StackOp(Src.REG, Dest.REG_INDIRECT, src_reg=SP,
+                                         dest_reg=HW2DW[base], dest_off=disp),))
+            op1 = 0x88   # objtool falls through to the 0x88 case
+        if op1 == 0x88:
+            for r in (HW_BP, HW_SP):
+                if rm_is_mem(r):
+                    # mov reg, disp(%rbp) / disp(%rsp)
+                    return Insn(off, size, Kind.OTHER,
+                                ops=(StackOp(Src.REG, Dest.REG_INDIRECT, src_reg=HW2DW[reg],
+                                             dest_reg=HW2DW[r], dest_off=disp),))
+            return Insn(off, size, Kind.OTHER)
+        if op1 == 0x8B:
+            for r in (HW_BP, HW_SP):
+                if rm_is_mem(r):
+                    # mov disp(%rbp) / disp(%rsp), reg
+                    return Insn(off, size, Kind.OTHER,
+                                ops=(StackOp(Src.REG_INDIRECT, Dest.REG, src_reg=HW2DW[r],
+                                             src_off=disp, dest_reg=HW2DW[reg]),))
+            return Insn(off, size, Kind.OTHER)
+        if op1 == 0x8D:
+            if mod == 3 or is_rip:
+                return Insn(off, size, Kind.OTHER)
+            base = rm
+            if have_sib:
+                base = sib_base
+                if sib_index != HW_SP:
+                    return Insn(off, size, Kind.OTHER)
+            # lea disp(%src), %dst  (objtool calls a zero displacement a plain move)
+            src = Src.ADD if disp else Src.REG
+            return Insn(off, size, Kind.OTHER,
+                        ops=(StackOp(src, Dest.REG, src_reg=HW2DW[base], src_off=disp,
+                                     dest_reg=HW2DW[reg]),))
+        return Insn(off, size, Kind.OTHER)
+
+    @staticmethod
+    def _decode_0f(code: bytes, off: int, size: int, p: int, end: int, prefix: int,
+                   prefixes: bytes) -> Insn:
+        if p + 1 >= end:
+            return Insn(off, size, Kind.OTHER)
+        op2 = code[p + 1]
+        modrm = code[p + 2] if p + 2 < end else -1
+        if op2 == 0x01:
+            last = prefixes[-1] if prefixes else 0
+            if last in (0xF2, 0xF3):
+                return Insn(off, size, Kind.CONTEXT_SWITCH if modrm == 0xCA else Kind.OTHER)
+            if modrm == 0xCA:
+                return Insn(off, size, Kind.CLAC)
+            if modrm == 0xCB:
+                return Insn(off, size, Kind.STAC)
+            return Insn(off, size, Kind.OTHER)
+        if 0x80 <= op2 <= 0x8F:
+            return Insn(off, size, Kind.JUMP_COND, immediate=_sint(code, p + 2, end))
+        if op2 in (0x05, 0x07, 0x34, 0x35):
+            return Insn(off, size, Kind.CONTEXT_SWITCH)       # syscall/sysret/sysenter/sysexit
+        if op2 in (0x0B, 0xB9):
+            return Insn(off, size, Kind.BUG)                  # ud2, ud1
+        if op2 in (0x0D, 0x1F):
+            return Insn(off, size, Kind.NOP)                  # nopl/nopw (and prefetch)
+        if op2 == 0x1E:
+            if prefix == 0xF3 and modrm in (0xFA, 0xFB):
+                return Insn(off, size, Kind.ENDBR)
+            return Insn(off, size, Kind.OTHER)
+        if op2 in (0xA0, 0xA8):
+            return Insn(off, size, Kind.OTHER, ops=(_PUSH_CONST,))  # push %fs/%gs
+        if op2 in (0xA1, 0xA9):
+            return Insn(off, size, Kind.OTHER, ops=(_POP_MEM,))     # pop %fs/%gs
+        return Insn(off, size, Kind.OTHER)
+
+
+def fallback_length(code: bytes, pos: int) -> int:
+    """The length of a 0F-escaped instruction with a ModRM operand (0 if the bytes
+    are not one): prefixes, REX, 0F [38|3A] op, ModRM, SIB, displacement, and the
+    imm8 of the 0F 3A map."""
+    n = len(code)
+    p = pos
+    while p < n and code[p] in LEGACY_PREFIXES and p - pos < 14:
+        p += 1
+    if p < n and 0x40 <= code[p] <= 0x4F:
+        p += 1
+    if p + 2 >= n or code[p] != 0x0F:
+        return 0
+    op2 = code[p + 1]
+    p += 2
+    imm = 0
+    if op2 in (0x38, 0x3A):
+        imm = 1 if op2 == 0x3A else 0
+        p += 1
+        if p >= n:
+            return 0
+    modrm = code[p]
+    p += 1
+    mod, rm = modrm >> 6, modrm & 7
+    if mod != 3 and rm == 4:
+        if p >= n:
+            return 0
+        if mod == 0 and (code[p] & 7) == 5:
+            p += 4
+        p += 1
+    if mod == 1:
+        p += 1
+    elif mod == 2 or (mod == 0 and rm == 5):
+        p += 4
+    p += imm
+    length = p - pos
+    return length if length <= 15 and p <= n else 0

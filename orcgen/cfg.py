@@ -1,0 +1,548 @@
+# SPDX-License-Identifier: GPL-2.0-only
+"""The control-flow graph: where every jump, call and alternative leads.
+
+Edges live in Program's per-instruction lists (`jump_dest`, `call_dest`,
+`alts`): the interpreter walks them directly, as objtool's validate_branch()
+does, because building a graph object per function would cost more than the
+walk itself.  `function_graph()` exports one function as a networkx DiGraph of
+basic blocks for analyses that want graph algorithms (paths, dominators).
+
+The order of the steps, and each rule, are objtool's (check.c
+decode_sections()): sibling-call detection needs symbols, noreturn inference
+needs sibling calls, jump tables need noreturn calls, and so on.
+"""
+from __future__ import annotations
+
+import struct
+
+from . import hints
+from .elf import ET_REL, STB_GLOBAL, STB_WEAK, STT_FUNC, STT_NOTYPE, STT_SECTION
+from .findings import Fatal
+from .insn import Kind
+from .program import AltGroup, Program
+from .symbols import Sym
+
+C_JUMP_TABLE_SECTION = ".data.rel.ro.c_jump_table"
+
+
+def build(p: Program) -> None:
+    """Resolve every edge of the program, in objtool's order."""
+    o = p.opts
+    hints.add_ignores(p)
+    if o.uaccess:
+        hints.add_uaccess_safe(p)
+    hints.add_ignore_alternatives(p)
+    if o.stackval or o.orc or o.uaccess or o.noinstr or o.hack_jump_label:
+        add_special_section_alts(p)
+    add_jump_destinations(p)
+    hints.read_intra_function_calls(p)
+    add_call_destinations(p)
+    hints.add_dead_ends(p)
+    add_jump_table_alts(p)
+    hints.read_unwind_hints(p)
+    hints.read_retpoline_hints(p)
+    hints.read_instr_hints(p)
+
+
+# -- special sections: alternatives, jump labels, exception fixups -------------
+
+class SpecialAlt:
+    __slots__ = ("group", "jump_or_nop", "skip_orig", "skip_alt", "orig_sec", "orig_off",
+                 "new_sec", "new_off", "orig_len", "new_len", "key_addend")
+
+    def __init__(self) -> None:
+        self.group = self.jump_or_nop = self.skip_orig = self.skip_alt = False
+        self.orig_sec = self.orig_off = self.new_sec = self.new_off = 0
+        self.orig_len = self.new_len = self.key_addend = 0
+
+
+def _special_alts(p: Program) -> list[SpecialAlt]:
+    out: list[SpecialAlt] = []
+    group: list[SpecialAlt] = []          # consecutive entries patching the same place
+    for lay in p.be.special_sections:
+        sec = p.section_named(lay.section)
+        if sec is None:
+            continue
+        if sec.size % lay.size:
+            raise Fatal("special", "%s size not a multiple of %d" % (lay.section, lay.size))
+        data = p.elf.section_data(sec)
+        relocs = p.elf.relocs(sec)
+
+        def target(off: int, what: str) -> tuple[int, int]:
+            r = relocs.at(off)
+            if r is None:
+                raise Fatal("special", "can't find %s reloc" % what, p.offstr(sec.index, off))
+            s = p.reloc_sym(r)
+            return s.sec, s.offset + r.addend
+
+        for idx in range(sec.size // lay.size):
+            base = idx * lay.size
+            a = SpecialAlt()
+            a.group, a.jump_or_nop = lay.group, lay.jump_or_nop
+            if a.group:
+                a.orig_len, a.new_len = data[base + lay.orig_len], data[base + lay.new_len]
+            a.orig_sec, a.orig_off = target(base + lay.orig, "orig")
+            if lay.feature >= 0:
+                feature = struct.unpack_from("<H", data, base + lay.feature)[0]
+                # Nested ALTERNATIVE()s patch one place: all get the longest orig_len.
+                if group and group[0].orig_sec == a.orig_sec and group[0].orig_off == a.orig_off:
+                    group.append(a)
+                    n = max(g.orig_len for g in group)
+                    for g in group:
+                        g.orig_len = n
+                else:
+                    group = [a]
+                a.skip_orig, a.skip_alt = p.be.alternative_flags(feature, p.opts.uaccess)
+            if not a.group or a.new_len:
+                a.new_sec, a.new_off = target(base + lay.new, "new")
+                if a.new_off >= 0x7FFFFFF0:          # _ASM_EXTABLE_EX encoding
+                    a.new_off -= 0x7FFFFFF0
+            if lay.key >= 0:
+                r = relocs.at(base + lay.key)
+                if r is None:
+                    raise Fatal("special", "can't find key reloc", p.offstr(sec.index, base + lay.key))
+                a.key_addend = r.addend
+            out.append(a)
+    return out
+
+
+def add_special_section_alts(p: Program) -> None:
+    for a in _special_alts(p):
+        orig = p.find(a.orig_sec, a.orig_off)
+        if orig < 0:
+            raise Fatal("special", "special: can't find orig instruction", p.offstr(a.orig_sec, a.orig_off))
+        new = -1
+        if not a.group or a.new_len:
+            new = p.find(a.new_sec, a.new_off)
+            if new < 0:
+                raise Fatal("special", "special: can't find new instruction", p.offstr(a.new_sec, a.new_off))
+        if a.group:
+            if not a.orig_len:
+                p.warn_insn(orig, "empty-alternative", "empty alternative entry")
+                continue
+            new = _handle_group_alt(p, a, orig, new)
+        elif a.jump_or_nop:
+            new = _handle_jump_alt(p, a, orig, new)
+        if p.alts[orig] is None:
+            p.alts[orig] = []
+        p.alts[orig].insert(0, (new, a.skip_orig))
+        if a.skip_alt:
+            p.ignore_alts[orig] = 1
+
+
+def _handle_group_alt(p: Program, a: SpecialAlt, orig: int, new: int) -> int:
+    og = p.alt_group[orig]
+    if og is None:
+        last = orig
+        i = orig
+        while i >= 0 and p.insn[i].offset < a.orig_off + a.orig_len:
+            last = i
+            i = p.next_same_sec(i)
+        og = AltGroup(None, orig, last, cfi=[None] * a.orig_len)
+        for j in range(orig, last + 1):
+            p.alt_group[j] = og
+    else:
+        glen = p.insn[og.last].end - p.insn[og.first].offset
+        if glen != a.orig_len:
+            raise p.fatal_insn(orig, "alternative",
+                               "weirdly overlapping alternative! %d != %d" % (glen, a.orig_len))
+    ng = AltGroup(og, -1, -1, cfi=og.cfi)
+    nop = -1
+    if a.new_len < a.orig_len:
+        # Pad the replacement to the original's size so their states line up byte by byte.
+        # An empty replacement has no section of its own: the padding stands in the original's.
+        cs = p.code_by_secno.get(a.new_sec) if a.new_len else p.sec_of[orig]
+        nop = p.add_fake_nop(cs or p.sec_of[orig], a.new_off + a.new_len,
+                             a.orig_len - a.new_len, p.sym[orig])
+        p.alt_group[nop] = ng
+        p.ignore[nop] = p.ignore_alts[orig]
+    if not a.new_len:
+        ng.first, ng.last, ng.nop = nop, -1, nop
+        return nop
+    last_new = -1
+    i = new
+    end = a.new_off + a.new_len
+    while i >= 0 and p.insn[i].offset < end:
+        last_new = i
+        p.ignore[i] = p.ignore_alts[orig]
+        p.sym[i] = p.sym[orig]
+        p.alt_group[i] = ng
+        if p.kind[i] in (Kind.JUMP_COND, Kind.JUMP_UNCOND) and p.insn[i].immediate:
+            if p.insn[i].end + p.insn[i].immediate == end:
+                # A jump to the end of the replacement continues after the original.
+                d = p.next_same_sec(og.last)
+                if d < 0:
+                    raise p.fatal_insn(i, "alternative", "can't find alternative jump destination")
+                p.jump_dest[i] = d
+        i = p.next_same_sec(i)
+    if last_new < 0:
+        raise Fatal("alternative", "can't find last new alternative instruction",
+                    p.offstr(a.new_sec, a.new_off))
+    ng.first, ng.last, ng.nop = new, last_new, nop
+    return new
+
+
+def _handle_jump_alt(p: Program, a: SpecialAlt, orig: int, new: int) -> int:
+    if p.kind[orig] not in (Kind.JUMP_UNCOND, Kind.NOP):
+        raise p.fatal_insn(orig, "jump-label", "unsupported instruction at jump label")
+    if p.opts.hack_jump_label and a.key_addend & 2:
+        p.kind[orig] = Kind.NOP           # objtool rewrites the jump to a NOP
+    if p.kind[orig] == Kind.NOP:
+        return new
+    return p.next_same_sec(orig)
+
+
+# -- jumps and calls -----------------------------------------------------------
+
+def _is_first_func_insn(p: Program, i: int, s: Sym) -> bool:
+    if p.insn[i].offset == s.offset:
+        return True
+    if p.opts.ibt:
+        prev = p.prev_same_sym(i)
+        if prev >= 0 and p.kind[prev] == Kind.ENDBR and p.insn[i].offset == s.offset + p.insn[prev].length:
+            return True
+    return False
+
+
+def _jump_is_sibling_call(p: Program, frm: int, to: int) -> bool:
+    fs, ts = p.sym[frm], p.sym[to]
+    if fs is None or ts is None:
+        return False
+    if not _is_first_func_insn(p, to, ts):
+        return False
+    if ts.type == STT_NOTYPE:
+        return False
+    return fs.pfunc is not ts.pfunc
+
+
+def _retpoline_call(p: Program, i: int) -> None:
+    """A call or jump through a retpoline thunk is an indirect one in disguise."""
+    k = p.kind[i]
+    conv = {Kind.CALL: Kind.CALL_DYNAMIC, Kind.JUMP_UNCOND: Kind.JUMP_DYNAMIC,
+            Kind.JUMP_COND: Kind.JUMP_DYNAMIC_COND}.get(k)
+    if conv is None:
+        return
+    p.kind[i] = conv
+    p.retpoline_safe[i] = 1
+    p.ops[i] = ()
+    _annotate_call_site(p, i, False)
+
+
+def _return_call(p: Program, i: int) -> None:
+    """A jump to the return thunk is a return in disguise."""
+    p.kind[i] = Kind.RETURN
+    p.retpoline_safe[i] = 1
+
+
+def _code_target(p: Program, i: int) -> tuple[int, int]:
+    """(section, offset) a direct branch without a relocation reaches."""
+    ins, cs = p.insn[i], p.sec_of[i]
+    off = ins.end + ins.immediate
+    if p.elf.type != ET_REL and not 0 <= off < cs.sec.size:
+        # Linked files: a branch may cross into another section.
+        addr = cs.sec.addr + off
+        for other in p.code:
+            if other.sec.addr <= addr < other.sec.addr + other.sec.size:
+                return other.sec.index, addr - other.sec.addr
+    return cs.sec.index, off
+
+
+def add_jump_destinations(p: Program) -> None:
+    for cs in p.code:
+        for i in p.section_insns(cs):
+            if p.jump_dest[i] >= 0 or p.kind[i] not in (Kind.JUMP_COND, Kind.JUMP_UNCOND):
+                continue
+            func = p.func(i)
+            r = p.reloc_in(i)
+            if r is None:
+                dsec, doff = _code_target(p, i)
+            else:
+                rs = p.reloc_sym(r)
+                if rs.type == STT_SECTION:
+                    dsec, doff = rs.sec, p.be.jump_reloc_offset(r.addend)
+                elif rs.retpoline_thunk:
+                    _retpoline_call(p, i)
+                    continue
+                elif rs.return_thunk:
+                    _return_call(p, i)
+                    continue
+                elif func is not None:
+                    _add_call_dest(p, i, rs, True)        # sibling call through a symbol
+                    continue
+                elif rs.sec:
+                    dsec, doff = rs.sec, rs.value + p.be.jump_reloc_offset(r.addend)
+                else:
+                    continue                              # asm jumping to another file
+            d = p.find(dsec, doff)
+            if d < 0:
+                s = p.symtab.section(dsec).at(doff)
+                if s is not None and s.embedded_insn:
+                    _return_call(p, i)
+                    continue
+                if p.ignore_unreachables and func is not None and dsec == cs.sec.index \
+                        and doff == func.offset + func.len:
+                    continue
+                if p.elf.type != ET_REL:
+                    continue                              # linked file: jump out of decoded code
+                raise p.fatal_insn(i, "jump-dest", "can't find jump dest instruction at %s+0x%x"
+                                   % (p.secname(dsec), doff))
+            ds = p.sym[d]
+            if ds is not None and p.insn[d].offset == ds.offset:
+                if ds.retpoline_thunk:
+                    _retpoline_call(p, i)
+                    continue
+                if ds.return_thunk:
+                    _return_call(p, i)
+                    continue
+            dfunc = p.func(d)
+            if func is not None and dfunc is not None and func is not dfunc:
+                if ".cold" not in func.name and ".cold" in dfunc.name:
+                    func.cfunc = dfunc
+                    dfunc.pfunc = func
+            if _jump_is_sibling_call(p, i, d):
+                _add_call_dest(p, i, dfunc, True)
+                continue
+            p.jump_dest[i] = d
+
+
+def add_call_destinations(p: Program) -> None:
+    linked = p.elf.type != ET_REL
+    for cs in p.code:
+        for i in p.section_insns(cs):
+            if p.kind[i] != Kind.CALL:
+                continue
+            r = p.reloc_in(i)
+            if r is None:
+                dsec, doff = _code_target(p, i)
+                idx = p.symtab.section(dsec)
+                dest = idx.at(doff, func_only=True) or idx.at(doff)
+                if dest is None and linked:
+                    p.ops[i] = ()                         # a call into unnamed code (PLT)
+                    continue
+                _add_call_dest(p, i, dest, False)
+                if p.ignore[i]:
+                    continue
+                if dest is None:
+                    raise p.fatal_insn(i, "intra-function-call", "unannotated intra-function call")
+                if p.func(i) is not None and dest.type != STT_FUNC and not linked:
+                    raise p.fatal_insn(i, "call-non-function", "unsupported call to non-function")
+            else:
+                rs = p.reloc_sym(r)
+                if rs.type == STT_SECTION:
+                    doff = p.be.jump_reloc_offset(r.addend)
+                    idx = p.symtab.section(rs.sec)
+                    dest = idx.at(doff, func_only=True) or idx.at(doff)
+                    if dest is None:
+                        raise p.fatal_insn(i, "call-dest", "can't find call dest symbol at %s+0x%x"
+                                           % (p.secname(rs.sec), doff))
+                    _add_call_dest(p, i, dest, False)
+                elif rs.retpoline_thunk:
+                    _retpoline_call(p, i)
+                else:
+                    _add_call_dest(p, i, rs, False)
+
+
+def _add_call_dest(p: Program, i: int, dest: Sym | None, sibling: bool) -> None:
+    p.call_dest[i] = dest
+    if dest is None:
+        return
+    p.ops[i] = ()       # a call's push is undone by the callee's return
+    _annotate_call_site(p, i, sibling)
+
+
+def _annotate_call_site(p: Program, i: int, sibling: bool) -> None:
+    sym = p.call_dest[i] if p.kind[i] not in (Kind.JUMP_DYNAMIC, Kind.CALL_DYNAMIC) else None
+    if sym is None:
+        r = p.reloc_in(i)
+        if r is None:
+            return
+        sym = p.reloc_sym(r)
+    if p.sec_of[i].name == ".altinstr_replacement":
+        return
+    if sym.static_call_tramp or sym.retpoline_thunk:
+        return
+    if p.opts.hack_noinstr and p.sec_of[i].noinstr and sym.profiling_func:
+        p.kind[i] = Kind.RETURN if sibling else Kind.NOP
+        if sibling:
+            p.retpoline_safe[i] = 1
+        return
+    if p.opts.mcount and sym.fentry:
+        if p.opts.mnop:
+            p.kind[i] = Kind.NOP
+        return
+    if not sibling and dead_end_function(p, sym):
+        p.dead_end[i] = 1
+
+
+# -- noreturn functions --------------------------------------------------------
+
+def is_jump_table_jump(p: Program, i: int) -> bool:
+    if p.jump_table[i] is not None:
+        return True
+    g = p.alt_group[i]
+    return g is not None and g.orig_group is not None and p.jump_table[g.orig_group.first] is not None
+
+
+def is_sibling_call(p: Program, i: int) -> bool:
+    k = p.kind[i]
+    if p.func(i) is not None and k == Kind.JUMP_DYNAMIC:
+        return not is_jump_table_jump(p, i)
+    return k in (Kind.JUMP_COND, Kind.JUMP_UNCOND) and p.call_dest[i] is not None
+
+
+def dead_end_function(p: Program, f: Sym | None, depth: int = 0) -> bool:
+    """Does calling `f` never return?  Known names for global functions;
+    for local ones, no return and no sibling call anywhere in the body."""
+    if f is None:
+        return False
+    if f.bind in (STB_GLOBAL, STB_WEAK) and (f.name in p.be.noreturns or _is_rust_noreturn(f.name)):
+        return True
+    if f.bind == STB_WEAK or not f.len:
+        return False
+    start = p.find(f.sec, f.offset)
+    if start < 0 or p.func(start) is None:
+        return False
+    body = list(p.func_insns(f))
+    if not body or any(p.kind[i] == Kind.RETURN for i in body):
+        return False
+    for i in body:
+        if is_sibling_call(p, i):
+            d = p.jump_dest[i]
+            if d < 0 or depth == 5:
+                return False
+            return dead_end_function(p, p.func(d), depth + 1)
+    return True
+
+
+_RUST_NORETURN_SUFFIXES = (
+    "_4core3num22from_ascii_radix_panic", "_4core5sliceSp15copy_from_slice17len_mismatch_fail",
+    "_4core6option13expect_failed", "_4core6option13unwrap_failed",
+    "_4core6result13unwrap_failed", "_4core6result13unwrap_failed19unwrap_failed_inner",
+    "_4core9panicking5panic", "_4core9panicking9panic_fmt", "_4core9panicking14panic_explicit",
+    "_4core9panicking14panic_nounwind", "_4core9panicking18panic_bounds_check",
+    "_4core9panicking18panic_nounwind_fmt", "_4core9panicking19assert_failed_inner",
+    "_4core9panicking30panic_null_pointer_dereference",
+    "_4core9panicking32panic_null_reference_constructed",
+    "_4core9panicking36panic_misaligned_pointer_dereference", "_7___rustc17rust_begin_unwind")
+
+
+def _is_rust_noreturn(name: str) -> bool:
+    if not name.startswith("_R"):
+        return False
+    return (name.endswith(_RUST_NORETURN_SUFFIXES)
+            or "_4core9panicking13assert_failed" in name
+            or "_4core9panicking11panic_const24panic_const_" in name
+            or ("_4core5slice5index" in name and "slice_" in name and name.endswith("_fail")))
+
+
+# -- switch jump tables --------------------------------------------------------
+
+def _find_switch_table(p: Program, i: int):
+    """The relocation of a jump table's first entry referenced by instruction i."""
+    r = p.reloc_in(i)
+    if r is None:
+        return None
+    rs = p.reloc_sym(r)
+    if rs.type != STT_SECTION or rs.sec not in p.rodata:
+        return None
+    table_off, rip_relative = p.be.switch_table_addend(r.type, r.addend)
+    tsec = p.elf.sections[rs.sec]
+    if p.symtab.section(rs.sec).containing(table_off) is not None and tsec.name != C_JUMP_TABLE_SECTION:
+        return None                       # GCC's tables are anonymous data
+    tr = p.elf.relocs(tsec).at(table_off)
+    if tr is None:
+        return None
+    if rip_relative:
+        p.ignore_unreachables = True      # GCC's RIP-relative switch quirk leaves dead code
+    return (rs.sec, tr)
+
+
+def _find_jump_table(p: Program, func: Sym, orig: int):
+    i = orig
+    while i >= 0 and p.func(i) is not None and p.func(i).pfunc is func:
+        k = p.kind[i]
+        if i != orig and k == Kind.JUMP_DYNAMIC:
+            break
+        d = p.jump_dest[i]
+        if k == Kind.JUMP_UNCOND and d >= 0 and \
+                (p.insn[d].offset <= p.insn[i].offset or p.insn[d].offset > p.insn[orig].offset):
+            break
+        t = _find_switch_table(p, i)
+        if t is not None:
+            tr = t[1]
+            ts = p.reloc_sym(tr)
+            dest = p.find(ts.sec, tr.addend)
+            if dest >= 0 and p.func(dest) is not None and p.func(dest).pfunc is func:
+                return t
+        i = p.first_jump_src[i] if p.first_jump_src[i] >= 0 else p.prev_same_sym(i)
+    return None
+
+
+def _add_jump_table(p: Program, i: int, nxt) -> None:
+    pfunc = p.func(i).pfunc
+    tsec, table = p.jump_table[i]
+    prev_offset = 0
+    for r in p.elf.relocs(p.elf.sections[tsec]).from_offset(table.offset):
+        if r is not table and nxt is not None and r is nxt[1]:
+            break
+        if prev_offset and r.offset != prev_offset + 8:
+            break
+        rs = p.reloc_sym(r)
+        if rs.sec == pfunc.sec and r.addend == pfunc.offset:
+            break                         # a function pointer of a neighbouring object
+        if not (rs.sec == pfunc.sec and r.addend == pfunc.offset + pfunc.len):
+            d = p.find(rs.sec, r.addend)
+            if d < 0 or p.func(d) is None or p.func(d).pfunc is not pfunc:
+                break
+            if p.alts[i] is None:
+                p.alts[i] = []
+            p.alts[i].insert(0, (d, False))
+        prev_offset = r.offset
+    if not prev_offset:
+        raise p.fatal_insn(i, "switch-table", "can't find switch jump table")
+
+
+def add_jump_table_alts(p: Program) -> None:
+    if not p.rodata:
+        return
+    for f in p.syms:                      # symbol-table order, as objtool
+        if f.type != STT_FUNC:
+            continue
+        for i in p.func_insns(f):
+            d = p.jump_dest[i]
+            if d >= 0 and p.insn[d].offset > p.insn[i].offset and p.first_jump_src[d] < 0:
+                p.first_jump_src[d] = i
+            if p.kind[i] == Kind.JUMP_DYNAMIC:
+                t = _find_jump_table(p, f, i)
+                if t is not None:
+                    p.jump_table[i] = t
+        t1 = -1
+        for i in p.func_insns(f):
+            if p.jump_table[i] is None or p.kind[i] not in (Kind.JUMP_DYNAMIC, Kind.CALL_DYNAMIC):
+                continue
+            if t1 < 0:
+                t1 = i
+                continue
+            _add_jump_table(p, t1, p.jump_table[i])
+            t1 = i
+        if t1 >= 0:
+            _add_jump_table(p, t1, None)
+
+
+def function_graph(p: Program, f: Sym):
+    """One function as a networkx DiGraph of instruction indices, with edge kinds
+    ("next", "jump", "alt"); for analyses that want graph algorithms."""
+    import networkx as nx
+    g = nx.DiGraph()
+    for i in p.func_insns(f):
+        g.add_node(i, offset=p.insn[i].offset)
+        k = p.kind[i]
+        if p.jump_dest[i] >= 0:
+            g.add_edge(i, p.jump_dest[i], kind="jump")
+        for a, _ in p.alts[i] or ():
+            g.add_edge(i, a, kind="alt")
+        if k not in (Kind.JUMP_UNCOND, Kind.JUMP_DYNAMIC, Kind.RETURN) and not p.dead_end[i]:
+            n = p.next_same_sec(i)
+            if n >= 0 and p.func(n) is f:
+                g.add_edge(i, n, kind="next")
+    return g

@@ -1,0 +1,312 @@
+# SPDX-License-Identifier: GPL-2.0-only
+"""A small, strict reader for 64-bit little-endian ELF files.
+
+orcgen reads every object of a kernel build, so this reader uses
+`struct.iter_unpack` over the raw bytes (millions of entries per second) rather
+than pyelftools' per-entry parsing; pyelftools is kept for DWARF, where its
+parsing is worth its cost.  Every offset and size read from the file is checked
+against the file before it is used, so a corrupt file ends in an InputError
+naming what is wrong, never in an IndexError deep in an analysis.
+"""
+from __future__ import annotations
+
+import bisect
+import struct
+from dataclasses import dataclass, field
+from typing import Iterator
+
+from .errors import InputError
+
+EM_X86_64 = 62
+EM_AARCH64 = 183
+MACHINE_NAMES = {EM_X86_64: "x86-64", EM_AARCH64: "arm64", 3: "i386", 40: "arm",
+                 8: "mips", 20: "ppc", 21: "ppc64", 22: "s390", 243: "riscv"}
+
+ET_REL, ET_EXEC, ET_DYN = 1, 2, 3
+
+SHT_NULL, SHT_PROGBITS, SHT_SYMTAB, SHT_STRTAB, SHT_RELA = 0, 1, 2, 3, 4
+SHT_NOBITS, SHT_REL, SHT_SYMTAB_SHNDX = 8, 9, 18
+SHF_WRITE, SHF_ALLOC, SHF_EXECINSTR = 0x1, 0x2, 0x4
+SHF_COMPRESSED = 0x800
+
+STT_NOTYPE, STT_OBJECT, STT_FUNC, STT_SECTION, STT_FILE = 0, 1, 2, 3, 4
+STB_LOCAL, STB_GLOBAL, STB_WEAK = 0, 1, 2
+SHN_UNDEF, SHN_LORESERVE, SHN_ABS, SHN_COMMON, SHN_XINDEX = 0, 0xFF00, 0xFFF1, 0xFFF2, 0xFFFF
+
+_EHDR = struct.Struct("<16sHHIQQQIHHHHHH")
+_SHDR = struct.Struct("<IIQQQQIIQQ")
+_SYM = struct.Struct("<IBBHQQ")
+_RELA = struct.Struct("<QQq")
+_REL = struct.Struct("<QQ")
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    """One section header, with its name resolved."""
+    index: int
+    name: str
+    type: int
+    flags: int
+    addr: int
+    offset: int
+    size: int
+    link: int
+    info: int
+    entsize: int
+
+    @property
+    def is_exec(self) -> bool:
+        return bool(self.flags & SHF_EXECINSTR)
+
+
+@dataclass(frozen=True, slots=True)
+class Symbol:
+    """One symbol-table entry.  `section` is None for undefined/absolute symbols;
+    `offset` is relative to its section (st_value less the section address in
+    linked files), which is how every analysis addresses code."""
+    index: int
+    name: str
+    value: int
+    size: int
+    type: int
+    bind: int
+    shndx: int
+    section: int | None
+    offset: int
+
+
+@dataclass(frozen=True, slots=True)
+class Reloc:
+    """One relocation entry.  `offset` is relative to the section it patches."""
+    offset: int
+    type: int
+    sym: int
+    addend: int
+
+
+@dataclass(slots=True)
+class RelocTable:
+    """The relocations that patch one section, sorted by offset, with range lookup
+    (objtool's find_reloc_by_dest_range: the lowest-offset reloc in a range)."""
+    relocs: list[Reloc]
+    offsets: list[int] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.relocs.sort(key=lambda r: r.offset)
+        self.offsets = [r.offset for r in self.relocs]
+
+    def in_range(self, start: int, length: int) -> Reloc | None:
+        i = bisect.bisect_left(self.offsets, start)
+        if i < len(self.offsets) and self.offsets[i] < start + length:
+            return self.relocs[i]
+        return None
+
+    def at(self, offset: int) -> Reloc | None:
+        return self.in_range(offset, 1)
+
+    def from_offset(self, offset: int) -> Iterator[Reloc]:
+        """The relocations at or after `offset`, in offset order."""
+        i = bisect.bisect_left(self.offsets, offset)
+        return iter(self.relocs[i:])
+
+    def __len__(self) -> int:
+        return len(self.relocs)
+
+
+class ElfFile:
+    """A parsed ELF file: header, sections, symbols; relocations on demand."""
+
+    def __init__(self, data: bytes, name: str = "<memory>") -> None:
+        self.name = name
+        self.data = data
+        self._parse_header()
+        self._parse_sections()
+        self._parse_symbols()
+        self._relocs: dict[int, RelocTable] = {}
+        self._rel_sections: dict[int, list[Section]] = {}
+        for sec in self.sections:
+            if sec.type in (SHT_RELA, SHT_REL) and 0 < sec.info < len(self.sections):
+                self._rel_sections.setdefault(sec.info, []).append(sec)
+
+    @classmethod
+    def from_path(cls, path: str) -> "ElfFile":
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+        except OSError as e:
+            raise InputError(e.strerror or str(e)) from None
+        return cls(data, path)
+
+    # -- header and sections -------------------------------------------------
+
+    def _parse_header(self) -> None:
+        d = self.data
+        if len(d) < 16 or d[:4] != b"\x7fELF":
+            raise InputError("not an ELF file")
+        if d[4] != 2:
+            raise InputError("unsupported ELF class %d (only 64-bit ELF is supported)" % d[4])
+        if d[5] != 1:
+            raise InputError("unsupported ELF data encoding %d (only little-endian is supported)" % d[5])
+        if len(d) < _EHDR.size:
+            raise InputError("truncated ELF header (%d bytes)" % len(d))
+        (_, self.type, self.machine, _, self.entry, _, self.shoff, _, ehsize, _, _,
+         shentsize, shnum, shstrndx) = _EHDR.unpack_from(d, 0)
+        if self.shoff == 0:
+            raise InputError("no section header table")
+        if shentsize != _SHDR.size:
+            raise InputError("bad section header entry size %d" % shentsize)
+        if shnum == 0 and self.shoff + _SHDR.size <= len(d):
+            shnum = _SHDR.unpack_from(d, self.shoff)[5]          # sh_size of section 0
+        if shstrndx == SHN_XINDEX and self.shoff + _SHDR.size <= len(d):
+            shstrndx = _SHDR.unpack_from(d, self.shoff)[7]       # sh_link of section 0
+        if shnum > 1_000_000:
+            raise InputError("absurd section count %d" % shnum)
+        if self.shoff + shnum * _SHDR.size > len(d):
+            raise InputError("section header table (%d entries at 0x%x) runs past the end of the file"
+                             % (shnum, self.shoff))
+        self._shnum, self._shstrndx = shnum, shstrndx
+
+    @property
+    def machine_name(self) -> str:
+        return MACHINE_NAMES.get(self.machine, "e_machine %d" % self.machine)
+
+    def _parse_sections(self) -> None:
+        raw = [_SHDR.unpack_from(self.data, self.shoff + i * _SHDR.size) for i in range(self._shnum)]
+        if not 0 <= self._shstrndx < len(raw):
+            raise InputError("section name string table index %d out of range" % self._shstrndx)
+        strtab_hdr = raw[self._shstrndx]
+        strtab = self._bytes_at(strtab_hdr[4], strtab_hdr[5], "section name string table") \
+            if strtab_hdr[1] != SHT_NOBITS else b""
+        self.sections: list[Section] = []
+        for i, (nm, typ, flags, addr, off, size, link, info, _align, entsize) in enumerate(raw):
+            name = _cstr(strtab, nm, "section name") if i else ""
+            if typ != SHT_NOBITS and typ != SHT_NULL and off + size > len(self.data):
+                raise InputError("section %s (%d bytes at 0x%x) runs past the end of the file"
+                                 % (name or "#%d" % i, size, off))
+            self.sections.append(Section(i, name, typ, flags, addr, off, size, link, info, entsize))
+        self._by_name: dict[str, Section] = {}
+        for s in self.sections:
+            self._by_name.setdefault(s.name, s)
+
+    def section_by_name(self, name: str) -> Section | None:
+        return self._by_name.get(name)
+
+    def section_data(self, sec: Section) -> bytes:
+        if sec.type == SHT_NOBITS:
+            return b""
+        if sec.flags & SHF_COMPRESSED:
+            raise InputError("section %s is compressed (SHF_COMPRESSED is not supported)" % sec.name)
+        return self.data[sec.offset:sec.offset + sec.size]
+
+    def _bytes_at(self, off: int, size: int, what: str) -> bytes:
+        if off + size > len(self.data):
+            raise InputError("%s runs past the end of the file" % what)
+        return self.data[off:off + size]
+
+    # -- symbols ---------------------------------------------------------------
+
+    def _parse_symbols(self) -> None:
+        self.symbols: list[Symbol] = []
+        symtab = next((s for s in self.sections if s.type == SHT_SYMTAB), None)
+        self.symtab = symtab
+        if symtab is None:
+            return
+        if symtab.entsize not in (0, _SYM.size):
+            raise InputError("bad symbol table entry size %d" % symtab.entsize)
+        if not 0 < symtab.link < len(self.sections):
+            raise InputError("symbol table's string table index %d out of range" % symtab.link)
+        strtab = self.section_data(self.sections[symtab.link])
+        shndx_sec = next((s for s in self.sections if s.type == SHT_SYMTAB_SHNDX
+                          and s.link == symtab.index), None)
+        shndx_tab = self.section_data(shndx_sec) if shndx_sec else b""
+        data = self.section_data(symtab)
+        n = len(data) // _SYM.size
+        nsec = len(self.sections)
+        linked = self.type != ET_REL
+        for i, (nm, info, _other, shndx, value, size) in enumerate(
+                _SYM.iter_unpack(data[:n * _SYM.size])):
+            name = _cstr(strtab, nm, "symbol name")
+            styp, bind = info & 0xF, info >> 4
+            if shndx == SHN_XINDEX and shndx_tab:
+                if 4 * i + 4 > len(shndx_tab):
+                    raise InputError("extended section index table too short for symbol %d" % i)
+                shndx = struct.unpack_from("<I", shndx_tab, 4 * i)[0]
+                secno = shndx
+            elif SHN_UNDEF < shndx < SHN_LORESERVE:
+                secno = shndx
+            else:
+                secno = None
+            if secno is not None and secno >= nsec:
+                raise InputError("symbol %s has section index %d, but there are %d sections"
+                                 % (name or "#%d" % i, secno, nsec))
+            if styp == STT_SECTION and secno is not None:
+                name = self.sections[secno].name
+            offset = value
+            if linked and secno is not None:
+                offset = value - self.sections[secno].addr
+            self.symbols.append(Symbol(i, name, value, size, styp, bind, shndx, secno, offset))
+
+    # -- relocations -----------------------------------------------------------
+
+    def rela_sections_for(self, sec: Section) -> list[Section]:
+        return self._rel_sections.get(sec.index, [])
+
+    def relocs(self, sec: Section) -> RelocTable:
+        """The relocations that patch `sec` (empty if none), sorted by offset."""
+        tab = self._relocs.get(sec.index)
+        if tab is None:
+            tab = RelocTable(self._read_relocs(sec))
+            self._relocs[sec.index] = tab
+        return tab
+
+    def relocs_in_file_order(self, rsec: Section) -> list[Reloc]:
+        return self._decode_rel_section(rsec, None)
+
+    def _read_relocs(self, sec: Section) -> list[Reloc]:
+        out: list[Reloc] = []
+        for rsec in self.rela_sections_for(sec):
+            out.extend(self._decode_rel_section(rsec, sec))
+        return out
+
+    def _decode_rel_section(self, rsec: Section, target: Section | None) -> list[Reloc]:
+        data = self.section_data(rsec)
+        nsym = len(self.symbols)
+        base = target.addr if (target is not None and self.type != ET_REL) else 0
+        out: list[Reloc] = []
+        if rsec.type == SHT_RELA:
+            n = len(data) // _RELA.size
+            for off, info, addend in _RELA.iter_unpack(data[:n * _RELA.size]):
+                sym = info >> 32
+                if sym >= nsym and nsym:
+                    raise InputError("relocation in %s refers to symbol %d, but the symbol table has %d"
+                                     % (rsec.name, sym, nsym))
+                out.append(Reloc(off - base, info & 0xFFFFFFFF, sym, addend))
+        else:
+            n = len(data) // _REL.size
+            tdata = self.section_data(target) if target is not None else b""
+            for off, info in _REL.iter_unpack(data[:n * _REL.size]):
+                sym = info >> 32
+                if sym >= nsym and nsym:
+                    raise InputError("relocation in %s refers to symbol %d, but the symbol table has %d"
+                                     % (rsec.name, sym, nsym))
+                o = off - base
+                addend = struct.unpack_from("<i", tdata, o)[0] if 0 <= o <= len(tdata) - 4 else 0
+                out.append(Reloc(o, info & 0xFFFFFFFF, sym, addend))
+        return out
+
+    def symbol(self, index: int) -> Symbol:
+        if not 0 <= index < len(self.symbols):
+            raise InputError("relocation refers to missing symbol %d" % index)
+        return self.symbols[index]
+
+
+def _cstr(table: bytes, off: int, what: str) -> str:
+    if off >= len(table):
+        if off == 0:
+            return ""
+        raise InputError("%s at string table offset %d is outside the table (%d bytes)"
+                         % (what, off, len(table)))
+    end = table.find(b"\0", off)
+    if end < 0:
+        raise InputError("%s at string table offset %d is not NUL-terminated" % (what, off))
+    return table[off:end].decode("utf-8", "replace")

@@ -1,0 +1,75 @@
+# SPDX-License-Identifier: GPL-2.0-only
+"""Analysis options, named and defaulted as objtool's command line names them.
+
+Only options that change what is computed live here; output formatting belongs
+to the command line.  `from_objtool_args` reads the argument list the kernel's
+build passes to objtool (recorded in objtool-args.log), so `orcgen check` can run
+with exactly the options objtool ran with.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+
+
+@dataclass(frozen=True)
+class Options:
+    orc: bool = True
+    stackval: bool = False
+    uaccess: bool = False
+    retpoline: bool = False
+    rethunk: bool = False
+    sls: bool = False
+    static_call: bool = False
+    ibt: bool = False
+    noinstr: bool = False
+    unret: bool = False
+    mcount: bool = False
+    mnop: bool = False
+    hack_jump_label: bool = False
+    hack_noinstr: bool = False
+    hack_skylake: bool = False
+    prefix: int = 0
+    module: bool = False
+    link: bool = False
+    no_unreachable: bool = False
+    cfi: bool = False
+
+    @classmethod
+    def from_objtool_args(cls, args: list[str]) -> tuple["Options", list[str]]:
+        """Parse objtool 6.12's `check` arguments; return the options and the files.
+
+        Unknown options raise ValueError naming them, so a build that passes
+        something new fails loudly instead of being analysed differently.
+        """
+        kw: dict[str, object] = {"orc": False}
+        files: list[str] = []
+        flags = {f.name.replace("_", "-"): f.name for f in fields(cls) if f.type in (bool, "bool")}
+        short = {"i": "ibt", "m": "mcount", "n": "noinstr", "o": "orc", "r": "retpoline",
+                 "l": "sls", "s": "stackval", "t": "static_call", "u": "uaccess", "v": None}
+        ignored = {"backtrace", "backup", "dry-run", "sec-address", "stats", "verbose"}
+        it = iter(args)
+        for a in it:
+            if a.startswith("--hacks"):
+                val = a.split("=", 1)[1] if "=" in a else "jump_label,noinstr,skylake"
+                for h in val.split(","):
+                    if h not in ("jump_label", "noinstr", "skylake"):
+                        raise ValueError("unknown --hacks value %r" % h)
+                    kw["hack_" + h] = True
+            elif a.startswith("--prefix"):
+                val = a.split("=", 1)[1] if "=" in a else next(it, "0")
+                kw["prefix"] = int(val)
+            elif a.startswith("--") and a[2:] in flags:
+                kw[flags[a[2:]]] = True
+            elif a.startswith("--") and a[2:] in ignored:
+                continue
+            elif a.startswith("-") and len(a) == 2 and a[1] in short:
+                if short[a[1]]:
+                    kw[short[a[1]]] = True
+            elif a.startswith("-"):
+                raise ValueError("unknown objtool option %r" % a)
+            else:
+                files.append(a)
+        return cls(**kw), files  # type: ignore[arg-type]
+
+    def with_(self, **kw: object) -> "Options":
+        return replace(self, **kw)  # type: ignore[arg-type]

@@ -1,0 +1,111 @@
+# SPDX-License-Identifier: GPL-2.0-only
+"""ORC tables: built from the interpreter's states, or read from an object.
+
+The table is objtool's (orc_gen.c orc_create()): per code section, in address
+order, an entry wherever the encoded state changes from the previous one (the
+first comparison is against an all-zero entry, so leading unreachable code gets
+none), alternatives contributing their flattened per-byte states, and an
+all-zero terminator at the end of each section that got any entry.  The entry
+encoding and its text belong to the architecture (`backend.orc`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .elf import STT_SECTION, ElfFile
+from .errors import InputError
+from .findings import Fatal
+from .program import Program
+
+
+@dataclass(frozen=True, slots=True)
+class OrcRow:
+    """One ORC entry and the code address it starts at."""
+    section: str
+    secno: int
+    offset: int
+    entry: Any          # the architecture's entry type (pack(), text())
+
+    def text(self) -> str:
+        return "%s+%x:%s" % (self.section, self.offset, self.entry.text())
+
+
+def build_table(p: Program) -> list[OrcRow]:
+    fmt = p.be.orc
+    null = fmt.NULL
+    rows: list[OrcRow] = []
+    for cs in p.code:
+        if not cs.text:
+            continue
+        name, secno = cs.name, cs.sec.index
+        prev = null
+        empty = True
+        i = cs.first
+        while i < cs.end:
+            g = p.alt_group[i]
+            if g is None:
+                e = _encode(p, fmt, p.cfi[i], i)
+                if e != prev:
+                    rows.append(OrcRow(name, secno, p.insn[i].offset, e))
+                    prev, empty = e, False
+                i += 1
+                continue
+            # Alternatives: one state per byte offset, shared by all replacements.
+            length = p.insn[g.last].end - p.insn[g.first].offset
+            base = p.insn[i].offset
+            for k in range(length):
+                c = g.cfi[k] if k < len(g.cfi) else None
+                if c is None:
+                    continue
+                e = _encode(p, fmt, c, i)
+                if e != prev:
+                    rows.append(OrcRow(name, secno, base + k, e))
+                    prev, empty = e, False
+            i = g.last + 1
+        if not empty:
+            rows.append(OrcRow(name, secno, cs.sec.size, null))
+    return rows
+
+
+def _encode(p: Program, fmt, c, i: int):
+    try:
+        return fmt.entry_from_cfi(c)
+    except fmt.OrcEncodeError as e:
+        raise p.fatal_insn(i, "orc", str(e)) from None
+
+
+def read_table(elf: ElfFile, fmt) -> list[str] | None:
+    """The ORC already in an object, as objtool --dump=orc prints it; None if it has none."""
+    sym_sec, orc_sec = elf.symtab, elf.section_by_name(".orc_unwind")
+    ip_sec = elf.section_by_name(".orc_unwind_ip")
+    if sym_sec is None or elf.section_by_name(".strtab") is None or orc_sec is None or ip_sec is None:
+        return None
+    size = fmt.OrcEntry.SIZE
+    if orc_sec.size % size:
+        raise InputError("bad .orc_unwind section size")
+    data = elf.section_data(orc_sec)
+    rsec = elf.section_by_name(".rela.orc_unwind_ip")
+    relocs = elf.relocs_in_file_order(rsec) if rsec is not None else None
+    ips = elf.section_data(ip_sec)
+    out = []
+    for n in range(orc_sec.size // size):
+        entry = fmt.OrcEntry.unpack(data, n * size)
+        if relocs is not None:
+            if n >= len(relocs):
+                raise InputError(".rela.orc_unwind_ip has fewer entries than .orc_unwind")
+            r = relocs[n]
+            s = elf.symbol(r.sym)
+            name = elf.sections[s.section].name if s.type == STT_SECTION and s.section is not None \
+                else s.name
+            where = "%s+%x" % (name, r.addend & 0xFFFFFFFFFFFFFFFF)
+        else:
+            if 4 * n + 4 > len(ips):
+                raise InputError(".orc_unwind_ip is shorter than .orc_unwind")
+            rel = int.from_bytes(ips[4 * n:4 * n + 4], "little", signed=True)
+            where = "%x" % ((ip_sec.addr + 4 * n + rel) & 0xFFFFFFFFFFFFFFFF)
+        out.append("%s:%s" % (where, entry.text()))
+    return out
+
+
+__all__ = ["OrcRow", "build_table", "read_table", "Fatal"]

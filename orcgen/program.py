@@ -1,0 +1,271 @@
+# SPDX-License-Identifier: GPL-2.0-only
+"""One object's code, decoded, with the per-instruction facts the analysis adds.
+
+Instructions of all code sections share one index space (section order, then
+address order), so "the next instruction" is `i + 1` while it stays in the same
+section.  What the decoder says is frozen in `insn[i]`; what the analysis learns
+(jump and call destinations, alternatives, hints, the state computed at each
+instruction) lives in parallel lists indexed the same way.  objtool keeps the
+same things in `struct instruction`; parallel lists keep Python's per-instruction
+cost low.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .backend import Backend
+from .cfi import Cfi, CfiState
+from .elf import SHF_EXECINSTR, STT_FUNC, STT_NOTYPE, ElfFile, Reloc, Section
+from .errors import InputError
+from .findings import Fatal, Finding
+from .insn import Insn, Kind
+from .options import Options
+from .symbols import Sym, SymbolTable
+
+
+@dataclass
+class CodeSection:
+    """An executable section and the range of instruction indices it holds."""
+    sec: Section
+    first: int = 0
+    end: int = 0
+    by_off: dict[int, int] = field(default_factory=dict)
+    text: bool = True        # gets ORC (objtool: not .altinstr_replacement/.altinstr_aux/.discard.*)
+    noinstr: bool = False
+    init: bool = False
+
+    @property
+    def name(self) -> str:
+        return self.sec.name
+
+
+@dataclass
+class AltGroup:
+    """The instructions of one alternative (original or replacement) and the
+    flattened per-byte states shared by all alternatives of one site."""
+    orig_group: "AltGroup | None"
+    first: int
+    last: int
+    nop: int = -1                       # index of the synthetic padding NOP, if any
+    cfi: list = field(default_factory=list)
+
+
+class Program:
+    """The decoded code of one object file plus the analysis' per-instruction facts."""
+
+    def __init__(self, elf: ElfFile, backend: Backend, opts: Options) -> None:
+        self.elf, self.be, self.opts, self.abi = elf, backend, opts, backend.abi
+        self.symtab = SymbolTable(elf)
+        self.symtab.classify(backend)
+        self.syms: list[Sym] = self.symtab.syms
+        self.findings: list[Finding] = []
+        self.ignore_unreachables = opts.no_unreachable
+        self.has_hints = False
+        # The three states objtool starts from: nothing known, a callable
+        # function's entry, and "deliberately undefined" (UNWIND_HINT_UNDEFINED).
+        self.init_cfi = CfiState(self.abi.num_regs).freeze()
+        self.func_cfi = CfiState.function_entry(self.abi).freeze()
+        undefined = CfiState(self.abi.num_regs)
+        undefined.force_undefined = True
+        self.force_undefined_cfi = undefined.freeze()
+        self.rodata = {s.index for s in elf.sections
+                       if (s.name.startswith(".rodata") and ".str1." not in s.name)
+                       or s.name.startswith(".data.rel.ro")}
+        self.code: list[CodeSection] = []
+        self.code_by_secno: dict[int, CodeSection] = {}
+        self.insn: list[Insn] = []
+        self.sec_of: list[CodeSection] = []
+        self._decode_all()
+        n = len(self.insn)
+        self.kind: list[int] = [i.kind for i in self.insn]
+        self.ops: list[tuple] = [i.ops for i in self.insn]
+        self.sym: list[Sym | None] = [None] * n
+        self.jump_dest: list[int] = [-1] * n
+        self.call_dest: list[Sym | None] = [None] * n
+        self.jump_table: list[Reloc | None] = [None] * n
+        self.alts: list[list[tuple[int, bool]] | None] = [None] * n
+        self.alt_group: list[AltGroup | None] = [None] * n
+        self.first_jump_src: list[int] = [-1] * n
+        self.dead_end = bytearray(n)
+        self.ignore = bytearray(n)
+        self.ignore_alts = bytearray(n)
+        self.hint = bytearray(n)
+        self.save = bytearray(n)
+        self.restore = bytearray(n)
+        self.retpoline_safe = bytearray(n)
+        self.visited = bytearray(n)
+        self.instr: list[int] = [0] * n
+        self.cfi: list[Cfi | None] = [None] * n
+        self._no_reloc = bytearray(n)
+        for i, ins in enumerate(self.insn):
+            if ins.kind == Kind.BUG:     # ud2 is a dead end unless annotated reachable
+                self.dead_end[i] = 1
+        self._assign_symbols()
+
+    # -- decoding --------------------------------------------------------------
+
+    def _decode_all(self) -> None:
+        elf = self.elf
+        for sec in elf.sections:
+            if not sec.flags & SHF_EXECINSTR or sec.type == 8:     # SHT_NOBITS
+                continue
+            cs = CodeSection(sec)
+            cs.text = sec.name not in (".altinstr_replacement", ".altinstr_aux") and \
+                not sec.name.startswith(".discard.")
+            cs.noinstr = sec.name in (".noinstr.text", ".entry.text", ".cpuidle.text") or \
+                sec.name.startswith(".text..__x86.")
+            cs.init = sec.name == ".init.text" and not self.opts.module
+            funcs = self.symtab.section(sec.index)
+            insns, failure = self.be.decode_section(
+                elf.section_data(sec), lambda off, f=funcs: f.containing(off) is not None
+                and f.containing(off).type == STT_FUNC)
+            if failure is not None:
+                raise Fatal("decode", "can't decode instruction at %s:0x%x" % (sec.name, failure.offset))
+            cs.first = len(self.insn)
+            cs.by_off = {ins.offset: cs.first + k for k, ins in enumerate(insns)}
+            self.insn.extend(insns)
+            self.sec_of.extend([cs] * len(insns))
+            cs.end = len(self.insn)
+            self.code.append(cs)
+            self.code_by_secno[sec.index] = cs
+
+    def _assign_symbols(self) -> None:
+        """Which function each instruction belongs to (objtool's decode_instructions)."""
+        for cs in self.code:
+            for f in self.symtab.section(cs.sec.index).ordered:
+                if f.type not in (STT_NOTYPE, STT_FUNC):
+                    continue
+                if f.offset == cs.sec.size:
+                    if f.type == STT_NOTYPE:
+                        continue          # an "end" label
+                    raise Fatal("symbol", "%s(): STT_FUNC at end of section" % f.name)
+                if f.embedded_insn or f.alias is not f:
+                    continue
+                start = cs.by_off.get(f.offset)
+                if start is None:
+                    raise Fatal("symbol", "%s(): can't find starting instruction" % f.name)
+                end = f.offset + f.len
+                i = start
+                while i < cs.end and self.insn[i].offset < end:
+                    self.sym[i] = f
+                    i += 1
+
+    def add_fake_nop(self, cs: CodeSection, offset: int, length: int, sym: Sym | None) -> int:
+        """A padding NOP that exists only in the analysis (objtool's alt_group->nop)."""
+        self.insn.append(Insn(offset, length, Kind.NOP))
+        self.sec_of.append(cs)
+        for lst, val in ((self.kind, Kind.NOP), (self.ops, ()), (self.sym, sym),
+                         (self.jump_dest, -1), (self.call_dest, None), (self.jump_table, None),
+                         (self.alts, None), (self.alt_group, None), (self.first_jump_src, -1),
+                         (self.instr, 0), (self.cfi, None)):
+            lst.append(val)
+        for arr in (self.dead_end, self.ignore, self.ignore_alts, self.hint, self.save,
+                    self.restore, self.retpoline_safe, self.visited, self._no_reloc):
+            arr.append(0)
+        return len(self.insn) - 1
+
+    # -- navigation --------------------------------------------------------------
+
+    def find(self, secno: int, offset: int) -> int:
+        cs = self.code_by_secno.get(secno)
+        if cs is None:
+            return -1
+        return cs.by_off.get(offset, -1)
+
+    def next_same_sec(self, i: int) -> int:
+        j = i + 1
+        return j if j < self.sec_of[i].end else -1
+
+    def prev_same_sec(self, i: int) -> int:
+        return i - 1 if i > self.sec_of[i].first else -1
+
+    def func(self, i: int) -> Sym | None:
+        """objtool's insn_func(): the STT_FUNC symbol an instruction belongs to."""
+        s = self.sym[i]
+        return s if s is not None and s.type == STT_FUNC else None
+
+    def prev_same_sym(self, i: int) -> int:
+        j = self.prev_same_sec(i)
+        return j if j >= 0 and self.func(j) is self.func(i) else -1
+
+    def next_same_func(self, i: int) -> int:
+        f = self.func(i)
+        if f is None:
+            return -1
+        j = self.next_same_sec(i)
+        if j >= 0 and self.func(j) is f:
+            return j
+        if f.cfunc is f:
+            return -1
+        return self.find(f.cfunc.sec, f.cfunc.offset)
+
+    def func_insns(self, f: Sym):
+        """objtool's func_for_each_insn(): the function, then its .cold part."""
+        i = self.find(f.sec, f.offset)
+        while i >= 0:
+            yield i
+            i = self.next_same_func(i)
+
+    def section_insns(self, cs: CodeSection) -> range:
+        return range(cs.first, cs.end)
+
+    # -- relocations and symbols -------------------------------------------------
+
+    def reloc_in(self, i: int) -> Reloc | None:
+        """objtool's insn_reloc(): the first relocation inside the instruction's bytes."""
+        if self._no_reloc[i]:
+            return None
+        ins = self.insn[i]
+        r = self.elf.relocs(self.sec_of[i].sec).in_range(ins.offset, ins.length)
+        if r is None:
+            self._no_reloc[i] = 1
+        return r
+
+    def reloc_sym(self, r: Reloc) -> Sym:
+        if not 0 <= r.sym < len(self.syms):
+            raise InputError("relocation refers to missing symbol %d" % r.sym)
+        return self.syms[r.sym]
+
+    def section_named(self, name: str) -> Section | None:
+        return self.elf.section_by_name(name)
+
+    def rela_of(self, name: str) -> list[Reloc]:
+        """Relocations of section `name`, in file order ([] if absent)."""
+        sec = self.elf.section_by_name(name)
+        if sec is None:
+            return []
+        return list(self.elf.relocs(sec).relocs)
+
+    def secname(self, secno: int) -> str:
+        return self.elf.sections[secno].name if 0 <= secno < len(self.elf.sections) else "?"
+
+    # -- messages ----------------------------------------------------------------
+
+    def offstr(self, secno: int, offset: int) -> str:
+        """objtool's offstr(): func+0xOFF, else symbol+0xOFF, else section+0xOFF."""
+        idx = self.symtab.section(secno)
+        sym = None
+        if self.elf.sections[secno].flags & SHF_EXECINSTR:
+            sym = idx.containing(offset, func_only=True)
+        if sym is None:
+            sym = idx.containing(offset)
+        if sym is not None:
+            return "%s+0x%x" % (sym.name, offset - sym.offset)
+        return "%s+0x%x" % (self.secname(secno), offset)
+
+    def where(self, i: int) -> str:
+        return self.offstr(self.sec_of[i].sec.index, self.insn[i].offset)
+
+    def warn_insn(self, i: int, kind: str, message: str) -> None:
+        """A warning at an instruction; like objtool, one per symbol."""
+        s = self.sym[i]
+        if s is None or not s.warned:
+            self.findings.append(Finding(kind, message, self.where(i)))
+        if s is not None:
+            s.warned = True
+
+    def warn(self, kind: str, message: str) -> None:
+        self.findings.append(Finding(kind, message))
+
+    def fatal_insn(self, i: int, kind: str, message: str) -> Fatal:
+        return Fatal(kind, message, self.where(i))

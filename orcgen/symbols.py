@@ -1,0 +1,165 @@
+# SPDX-License-Identifier: GPL-2.0-only
+"""Symbols as the analysis sees them: functions, their `.cold` parts, aliases.
+
+The rules are objtool's (elf.c read_symbols/elf_add_symbol): a symbol covers
+[offset, offset + size); zero-sized symbols cover nothing; of several symbols
+with the same offset, type and size the last in the symbol table is the
+canonical one (the others are aliases); a function `foo.cold` is the cold part
+of `foo`, and when it sits at the end of `foo`'s extent it is cut out of it.
+"""
+from __future__ import annotations
+
+import bisect
+
+from .elf import STB_GLOBAL, STT_FUNC, STT_NOTYPE, STT_SECTION, ElfFile, Symbol
+from .errors import InputError
+
+
+class Sym:
+    """One ELF symbol plus what the analysis learns about it."""
+    __slots__ = ("index", "name", "type", "bind", "sec", "offset", "len", "value",
+                 "pfunc", "cfunc", "alias", "warned", "local_label", "static_call_tramp",
+                 "retpoline_thunk", "return_thunk", "embedded_insn", "fentry",
+                 "profiling_func", "uaccess_safe")
+
+    def __init__(self, s: Symbol) -> None:
+        self.index, self.name, self.type, self.bind = s.index, s.name, s.type, s.bind
+        self.sec = s.section if s.section is not None else 0
+        self.offset, self.len, self.value = s.offset, s.size, s.value
+        self.pfunc: Sym = self
+        self.cfunc: Sym = self
+        self.alias: Sym = self
+        self.warned = False
+        self.local_label = s.type == STT_NOTYPE and s.name.startswith(".L")
+        self.static_call_tramp = self.retpoline_thunk = self.return_thunk = False
+        self.embedded_insn = self.fentry = self.profiling_func = self.uaccess_safe = False
+
+    @property
+    def is_func(self) -> bool:
+        return self.type == STT_FUNC
+
+    def __repr__(self) -> str:
+        return "<Sym %s sec=%d off=%#x len=%#x>" % (self.name, self.sec, self.offset, self.len)
+
+
+class SectionSymbols:
+    """The symbols of one section, for objtool's interval queries."""
+    __slots__ = ("ordered", "tree", "starts", "max_end")
+
+    def __init__(self, syms: list[Sym]) -> None:
+        # sec_for_each_sym order: by offset, then symbol-table order.
+        self.ordered = sorted(syms, key=lambda s: (s.offset, s.index))
+        # The interval tree holds symbols with a size only.
+        self.tree = [s for s in self.ordered if s.len > 0]
+        self.starts = [s.offset for s in self.tree]
+        self.max_end: list[int] = []
+        m = -1
+        for s in self.tree:
+            m = max(m, s.offset + s.len)
+            self.max_end.append(m)
+
+    def _overlapping(self, offset: int):
+        """Symbols containing `offset`, lowest start first (the tree's order)."""
+        k = bisect.bisect_right(self.starts, offset)
+        hits = []
+        j = k - 1
+        while j >= 0 and self.max_end[j] > offset:
+            s = self.tree[j]
+            if s.offset + s.len > offset:
+                hits.append(s)
+            j -= 1
+        hits.reverse()
+        return hits
+
+    def containing(self, offset: int, func_only: bool = False) -> Sym | None:
+        for s in self._overlapping(offset):
+            if func_only:
+                if s.type == STT_FUNC:
+                    return s
+            elif s.type != STT_SECTION:
+                return s
+        return None
+
+    def at(self, offset: int, func_only: bool = False) -> Sym | None:
+        for s in self._overlapping(offset):
+            if s.offset == offset and (s.type == STT_FUNC if func_only else s.type != STT_SECTION):
+                return s
+        return None
+
+    def hole_size(self, offset: int) -> int:
+        """objtool's find_symbol_hole_containing(): 0 if a symbol covers `offset` or
+        none precedes it, -1 if the hole runs to the end, else the hole's size."""
+        if self._overlapping(offset):
+            return 0
+        k = bisect.bisect_right(self.starts, offset)
+        if k == 0:
+            return 0
+        if k >= len(self.tree):
+            return -1
+        return self.tree[k].offset - offset
+
+
+class SymbolTable:
+    """All symbols of a file, indexed by section and by name."""
+
+    def __init__(self, elf: ElfFile) -> None:
+        self.syms = [Sym(s) for s in elf.symbols]
+        self.by_sec: dict[int, list[Sym]] = {}
+        self.by_name: dict[str, Sym] = {}
+        for s in self.syms:
+            self.by_sec.setdefault(s.sec, []).append(s)
+            self.by_name[s.name] = s          # the last of a name wins, as in objtool's hash
+        self._index: dict[int, SectionSymbols] = {}
+        self._set_aliases()
+        self._link_cold_parts()
+
+    def section(self, secno: int) -> SectionSymbols:
+        idx = self._index.get(secno)
+        if idx is None:
+            idx = self._index[secno] = SectionSymbols(self.by_sec.get(secno, []))
+        return idx
+
+    def _set_aliases(self) -> None:
+        for syms in self.by_sec.values():
+            seen: dict[tuple[int, int, int], list[Sym]] = {}
+            for s in syms:                       # symbol-table order
+                if s.len == 0:                   # not in objtool's interval tree
+                    continue
+                key = (s.offset, s.type, s.len)
+                group = seen.setdefault(key, [])
+                for other in group:
+                    other.alias = s
+                group.append(s)
+
+    def _link_cold_parts(self) -> None:
+        for secno in sorted(self.by_sec):
+            if secno == 0:
+                continue
+            for s in self.section(secno).ordered:
+                if s.type != STT_FUNC:
+                    continue
+                cut = s.name.find(".cold")
+                if cut < 0:
+                    continue
+                parent = self.by_name.get(s.name[:cut])
+                if parent is None:
+                    raise InputError("%s(): can't find parent function" % s.name)
+                s.pfunc = parent
+                parent.cfunc = s
+                if s.sec == parent.sec and s.offset >= parent.offset and \
+                        s.offset + s.len == parent.offset + parent.len:
+                    parent.len -= s.len
+
+    def classify(self, be) -> None:
+        """objtool's classify_symbols(): names the architecture gives special meaning."""
+        for s in self.syms:
+            if s.bind != STB_GLOBAL:
+                continue
+            n = s.name
+            s.static_call_tramp = n.startswith("__SCT__")
+            s.retpoline_thunk = be.is_retpoline(n)
+            s.return_thunk = be.is_rethunk(n)
+            s.embedded_insn = be.is_embedded_insn(n)
+            s.fentry = be.is_ftrace(n)
+            s.profiling_func = n.startswith("__sanitizer_cov_") or n.startswith("__tsan_func_") \
+                or n == "__tsan_atomic_signal_fence"

@@ -1,0 +1,51 @@
+# SPDX-License-Identifier: GPL-2.0-only
+"""One module per command; shared helpers for running the pipeline over files."""
+from __future__ import annotations
+
+import sys
+from typing import Callable, Iterable
+
+from ..errors import InputError
+
+
+def options_from(extra: list[str], ap, objtool_args: str | None = None):
+    """Options from objtool-style arguments; exits with usage on unknown ones."""
+    from ..options import Options
+    argv = list(extra) + (objtool_args.split() if objtool_args else [])
+    try:
+        opts, stray = Options.from_objtool_args(argv)
+    except ValueError as e:
+        ap.error(str(e))
+    if stray:
+        ap.error("unrecognised arguments: %s" % " ".join(stray))
+    return opts.with_(orc=True)        # checking and listing always walk the code, as objtool --orc
+
+
+def for_each_object(files: Iterable[str], handle: Callable) -> int:
+    """Run `handle(elf) -> status` on every object in `files` (archives: every member).
+
+    An unreadable file or member is reported as `orcgen: error: NAME: reason`
+    (status 2) and the run goes on with the next one.
+    """
+    from ..pipeline import load
+    status = 0
+    for path in files:
+        try:
+            objs = load(path)
+        except InputError as e:
+            status = max(status, error(path, e))
+            continue
+        for elf in objs:
+            try:
+                status = max(status, handle(elf))
+            except InputError as e:
+                status = max(status, error(elf.name, e))
+            except RecursionError:
+                status = max(status, error(elf.name, InputError("control flow too deeply nested")))
+    return status
+
+
+def error(name: str, e: Exception) -> int:
+    sys.stdout.flush()
+    sys.stderr.write("orcgen: error: %s: %s\n" % (name, e))
+    return 2

@@ -1,0 +1,21 @@
+# SPDX-License-Identifier: GPL-2.0-only
+import os
+import shutil
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(__file__))
+
+FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures")
+OBJTOOL = os.environ.get("OBJTOOL", "/usr/lib/linux-kbuild-6.12.117+deb12/tools/objtool/objtool")
+
+
+def have_objtool() -> bool:
+    return os.access(OBJTOOL, os.X_OK)
+
+
+needs_objtool = pytest.mark.skipif(
+    not have_objtool(),
+    reason="the kernel's objtool is not installed (Debian package linux-kbuild-6.12.117+deb12)")
+needs_gcc = pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc is not installed")

@@ -34,6 +34,9 @@ class Abi:
     cfa_offset_at_entry: int              # x86-64: CFA = SP + 8 at entry; arm64: SP + 0
     ra_rule_at_entry: tuple[int, int]     # (base, offset) where RA lives at entry
     reg_names: dict[int, str] = field(default_factory=dict)
+    # Frame records {fp, ra} addressed by FP (AAPCS64): FP may be set to SP + n
+    # pointing at the record, not only to SP right after the record is pushed.
+    frame_records: bool = False
 
     def reg_name(self, reg: int) -> str:
         return {UNDEFINED: "undef", CFA: "cfa", SP_INDIRECT: "(sp)", BP_INDIRECT: "(fp)"}.get(

@@ -38,6 +38,7 @@ def build(p: Program) -> None:
     hints.read_intra_function_calls(p)
     add_call_destinations(p)
     hints.add_dead_ends(p)
+    hints.read_bug_table(p)
     add_jump_table_alts(p)
     hints.read_unwind_hints(p)
     hints.read_retpoline_hints(p)
@@ -503,22 +504,36 @@ def _add_jump_table(p: Program, i: int, nxt) -> None:
 
 
 def add_jump_table_alts(p: Program) -> None:
-    if not p.rodata:
+    """Switch jump tables.  x86-64 tables are absolute addresses with a relocation
+    each (objtool's method, below); back-ends with relative tables that carry no
+    relocations (arm64) find their targets themselves (`switch_targets`)."""
+    finder = getattr(p.be, "switch_targets", None)
+    if not p.rodata and finder is None:
         return
     for f in p.syms:                      # symbol-table order, as objtool
         if f.type != STT_FUNC:
+            continue
+        if finder is not None:
+            for i in p.func_insns(f):
+                if p.kind[i] == Kind.JUMP_DYNAMIC and p.jump_table[i] is None:
+                    targets = finder(p, i)
+                    if targets:
+                        p.jump_table[i] = ("relative", tuple(targets))
+                        p.alts[i] = [(t, False) for t in reversed(targets)]
+        if not p.rodata:
             continue
         for i in p.func_insns(f):
             d = p.jump_dest[i]
             if d >= 0 and p.insn[d].offset > p.insn[i].offset and p.first_jump_src[d] < 0:
                 p.first_jump_src[d] = i
-            if p.kind[i] == Kind.JUMP_DYNAMIC:
+            if p.kind[i] == Kind.JUMP_DYNAMIC and p.jump_table[i] is None:
                 t = _find_jump_table(p, f, i)
                 if t is not None:
                     p.jump_table[i] = t
         t1 = -1
         for i in p.func_insns(f):
-            if p.jump_table[i] is None or p.kind[i] not in (Kind.JUMP_DYNAMIC, Kind.CALL_DYNAMIC):
+            t = p.jump_table[i]
+            if t is None or t[0] == "relative" or p.kind[i] not in (Kind.JUMP_DYNAMIC, Kind.CALL_DYNAMIC):
                 continue
             if t1 < 0:
                 t1 = i

@@ -39,6 +39,7 @@ class Cfi(NamedTuple):
     signal: bool
     end: bool
     force_undefined: bool
+    ra_signed: bool = False       # the return address is signed (arm64 pointer authentication)
 
     def reg(self, r: int) -> tuple[int, int]:
         return self.regs[2 * r], self.regs[2 * r + 1]
@@ -48,7 +49,7 @@ class CfiState:
     """The mutable state along one path of the interpreter."""
     __slots__ = ("cfa_base", "cfa_offset", "regs", "vals", "stack_size", "drap_reg",
                  "drap_offset", "type", "bp_scratch", "drap", "signal", "end",
-                 "force_undefined", "frozen")
+                 "force_undefined", "ra_signed", "frozen")
 
     def __init__(self, nregs: int) -> None:
         # objtool's init_cfi_state(): everything undefined.
@@ -59,13 +60,14 @@ class CfiState:
         self.drap_reg, self.drap_offset = UNDEFINED, -1
         self.type = HINT_UNDEFINED
         self.bp_scratch = self.drap = self.signal = self.end = self.force_undefined = False
+        self.ra_signed = False
         self.frozen: Cfi | None = None
 
     @classmethod
     def from_cfi(cls, c: Cfi) -> "CfiState":
         s = cls.__new__(cls)
         (s.cfa_base, s.cfa_offset, regs, vals, s.stack_size, s.drap_reg, s.drap_offset,
-         s.type, s.bp_scratch, s.drap, s.signal, s.end, s.force_undefined) = c
+         s.type, s.bp_scratch, s.drap, s.signal, s.end, s.force_undefined, s.ra_signed) = c
         s.regs, s.vals = list(regs), list(vals)
         s.frozen = c
         return s
@@ -88,6 +90,7 @@ class CfiState:
         s.stack_size, s.drap_reg, s.drap_offset = self.stack_size, self.drap_reg, self.drap_offset
         s.type, s.bp_scratch, s.drap = self.type, self.bp_scratch, self.drap
         s.signal, s.end, s.force_undefined = self.signal, self.end, self.force_undefined
+        s.ra_signed = self.ra_signed
         s.frozen = self.frozen
         return s
 
@@ -97,7 +100,7 @@ class CfiState:
             f = self.frozen = Cfi(self.cfa_base, self.cfa_offset, tuple(self.regs), tuple(self.vals),
                                   self.stack_size, self.drap_reg, self.drap_offset, self.type,
                                   self.bp_scratch, self.drap, self.signal, self.end,
-                                  self.force_undefined)
+                                  self.force_undefined, self.ra_signed)
         return f
 
 
@@ -106,7 +109,7 @@ class OpContext(NamedTuple):
     in_func: bool          # the instruction belongs to an STT_FUNC symbol
     next_is_hint: bool     # the next instruction carries an unwind hint
     stackval: bool         # --stackval: track rbp used as a scratch register
-    fp_frame: bool         # the function sets up FP with add (LoongArch/arm64 style)
+    frame_records: bool    # the ABI's frame records are addressed by FP (arm64)
 
 
 class StackError(Exception):
@@ -149,7 +152,10 @@ def apply_op(s: CfiState, op: StackOp, abi: Abi, init: Cfi, ctx: OpContext) -> N
     if d == Dest.REG:
         dr, sr = op.dest_reg, op.src_reg
         if src == Src.REG:
-            if sr == SP and dr == BP and s.cfa_base == SP and \
+            if sr == SP and dr == BP and ctx.frame_records and not s.drap:
+                # mov fp, sp: the frame record must be at SP
+                _fp_at_record(s, abi, 0, ctx)
+            elif sr == SP and dr == BP and s.cfa_base == SP and \
                     regs[2 * BP] == CFA and regs[2 * BP + 1] == -s.cfa_offset:
                 # mov %rsp, %rbp: the frame pointer becomes the CFA base
                 s.cfa_base = dr
@@ -187,17 +193,12 @@ def apply_op(s: CfiState, op: StackOp, abi: Abi, init: Cfi, ctx: OpContext) -> N
                 s.stack_size -= op.src_off
                 if s.cfa_base == SP:
                     s.cfa_offset -= op.src_off
-            elif dr == BP and sr == SP and ctx.fp_frame:
-                # add fp, sp, imm (frame pointer set from SP by an add)
-                if s.cfa_base == SP and s.cfa_offset == op.src_off:
-                    s.cfa_base, s.cfa_offset = BP, 0
+            elif dr == BP and sr == SP and ctx.frame_records:
+                # add fp, sp, #n: FP points at the frame record n bytes above SP
+                _fp_at_record(s, abi, op.src_off, ctx)
             elif dr == SP and sr == BP:
-                if s.cfa_base == BP and s.cfa_offset == 0:
-                    if ctx.fp_frame:
-                        s.cfa_base, s.cfa_offset = SP, -op.src_off
-                else:
-                    # lea disp(%rbp), %rsp
-                    s.stack_size = -(op.src_off + regs[2 * BP + 1])
+                # lea disp(%rbp), %rsp / sub sp, fp, #n
+                s.stack_size = -(op.src_off + regs[2 * BP + 1])
             elif sr == SP and s.cfa_base == SP:
                 # drap: lea disp(%rsp), %drap (also any lea of a CFA-relative address)
                 s.drap_reg = dr
@@ -210,6 +211,11 @@ def apply_op(s: CfiState, op: StackOp, abi: Abi, init: Cfi, ctx: OpContext) -> N
             elif dr == s.cfa_base and not ctx.next_is_hint:
                 raise StackError("unsupported stack register modification")
         elif src == Src.AND:
+            if ctx.frame_records and dr == SP:
+                # Realigning SP below an FP-based CFA (frame records, no DRAP) is safe.
+                if s.cfa_base != BP:
+                    raise StackError("unsupported stack pointer realignment")
+                return
             if dr != SP or (s.drap_reg != UNDEFINED and s.cfa_base != SP) or \
                     (s.drap_reg == UNDEFINED and s.cfa_base != BP):
                 raise StackError("unsupported stack pointer realignment")
@@ -300,6 +306,8 @@ def apply_op(s: CfiState, op: StackOp, abi: Abi, init: Cfi, ctx: OpContext) -> N
         elif sr == SP and op.dest_off == 0:
             # mov %rsp, (%reg): set up a stack swizzle
             vals[2 * dr], vals[2 * dr + 1] = SP_INDIRECT, s.cfa_offset
+    elif d == Dest.RA_SIGN:
+        s.ra_signed = bool(op.src_off)
     elif d == Dest.MEM:
         if src not in (Src.POP, Src.POPF):
             raise StackError("unknown stack-related memory operation")
@@ -309,6 +317,31 @@ def apply_op(s: CfiState, op: StackOp, abi: Abi, init: Cfi, ctx: OpContext) -> N
             s.cfa_offset -= 8
     else:
         raise StackError("unknown stack-related instruction")
+
+
+def _fp_at_record(s: CfiState, abi: Abi, n: int, ctx: OpContext) -> None:
+    """FP := SP + n where the ABI keeps {fp, ra} frame records (AAPCS64).
+
+    With the record at SP + n (FP saved there, RA just above it) FP becomes the
+    CFA base.  Anything else is a broken frame record: a finding with --stackval,
+    otherwise the CFA stays SP-based, which is still right for unwinding.
+    """
+    SP, BP, RA = abi.sp, abi.fp, abi.ra
+    if s.cfa_base != SP:
+        return
+    slot = n - s.cfa_offset            # the record's address relative to the CFA
+    fp_ok = s.regs[2 * BP] == CFA and s.regs[2 * BP + 1] == slot
+    ra_ok = s.regs[2 * RA] == CFA and s.regs[2 * RA + 1] == slot + 8
+    if fp_ok and ra_ok:
+        s.cfa_base, s.cfa_offset = BP, -slot
+        s.bp_scratch = False
+    elif ctx.stackval and ctx.in_func:
+        fp = "%s saved at cfa%+d" % (abi.reg_name(BP), s.regs[2 * BP + 1]) if s.regs[2 * BP] == CFA \
+            else "%s not saved" % abi.reg_name(BP)
+        ra = "%s saved at cfa%+d" % (abi.reg_name(RA), s.regs[2 * RA + 1]) if s.regs[2 * RA] == CFA \
+            else "%s not saved" % abi.reg_name(RA)
+        raise StackError("frame pointer set to sp%+d (cfa%+d), but no frame record is there "
+                         "(%s, %s)" % (n, slot, fp, ra))
 
 
 def has_modified_stack_frame(s: CfiState, init: Cfi) -> bool:
@@ -344,6 +377,9 @@ def mismatch(a: Cfi, b: Cfi, abi: Abi) -> str | None:
                     abi.reg_name(r), where(*a.reg(r)), where(*b.reg(r)))
     if a.type != b.type:
         return "stack state mismatch: type1=%d type2=%d" % (a.type, b.type)
+    if a.ra_signed != b.ra_signed:
+        return "stack state mismatch: return address %s on one path, %s on another" % (
+            "signed" if a.ra_signed else "not signed", "signed" if b.ra_signed else "not signed")
     if a.drap != b.drap or (a.drap and (a.drap_reg != b.drap_reg or a.drap_offset != b.drap_offset)):
         return "stack state mismatch: drap1=%d(%d,%d) drap2=%d(%d,%d)" % (
             a.drap, a.drap_reg, a.drap_offset, b.drap, b.drap_reg, b.drap_offset)

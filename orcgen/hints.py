@@ -153,6 +153,31 @@ def add_dead_ends(p: Program) -> None:
             p.dead_end[i] = 0
 
 
+def read_bug_table(p: Program) -> None:
+    """WARN()s: on architectures whose BUG and WARN both trap (arm64 `brk`) and
+    that have no objtool annotations, the bug table's WARNING flag says which
+    traps return."""
+    layout = getattr(p.be, "bug_table", None)
+    if layout is None:
+        return
+    name, size, addr_off, flags_off, warning = layout
+    sec = p.section_named(name)
+    if sec is None or sec.size % size:
+        return
+    data = p.elf.section_data(sec)
+    relocs = p.elf.relocs(sec)
+    for base in range(0, sec.size, size):
+        if not struct.unpack_from("<H", data, base + flags_off)[0] & warning:
+            continue
+        r = relocs.at(base + addr_off)
+        if r is None:
+            continue
+        s = p.reloc_sym(r)
+        i = p.find(s.sec, s.offset + r.addend)
+        if i >= 0:
+            p.dead_end[i] = 0
+
+
 def read_unwind_hints(p: Program) -> None:
     sec = p.section_named(".discard.unwind_hints")
     if sec is None:

@@ -57,6 +57,7 @@ class Dest(IntEnum):
     MEM = 2            # somewhere not on the tracked stack (pop to memory, popf)
     PUSH = 3
     PUSHF = 4
+    RA_SIGN = 5        # the return address becomes signed (src_off 1) or authenticated (0)
 
 
 @dataclass(frozen=True, slots=True)

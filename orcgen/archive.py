@@ -34,10 +34,10 @@ def members(data: bytes) -> Iterator[tuple[str, bytes]]:
         if hdr[58:60] != b"`\n":
             raise InputError("bad archive member header at offset %d" % pos)
         name = hdr[0:16].decode("latin-1").rstrip()
-        try:
-            size = int(hdr[48:58].decode("ascii").strip() or "0")
-        except ValueError:
-            raise InputError("bad archive member size at offset %d" % pos) from None
+        size_text = hdr[48:58].decode("latin-1").strip() or "0"
+        if not size_text.isdigit() or not size_text.isascii():
+            raise InputError("bad archive member size at offset %d" % pos)
+        size = int(size_text)
         start = pos + 60
         if start + size > len(data):
             raise InputError("archive member %r runs past the end of the file" % name)
@@ -49,7 +49,10 @@ def members(data: bytes) -> Iterator[tuple[str, bytes]]:
             longnames = body
             continue
         if name.startswith("#1/"):                      # BSD: name stored before the data
-            n = int(name[3:])
+            n = name[3:]
+            if not (n.isdigit() and n.isascii()) or int(n) > len(body):
+                raise InputError("bad archive member name length %r at offset %d" % (n, pos))
+            n = int(n)
             name, body = body[:n].rstrip(b"\0").decode("utf-8", "replace"), body[n:]
         elif name.startswith("/") and name[1:].isdigit():
             off = int(name[1:])

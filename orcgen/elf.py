@@ -11,6 +11,8 @@ naming what is wrong, never in an IndexError deep in an analysis.
 from __future__ import annotations
 
 import bisect
+import os
+import stat
 import struct
 from dataclasses import dataclass, field
 from typing import Iterator
@@ -38,6 +40,27 @@ _SHDR = struct.Struct("<IIQQQQIIQQ")
 _SYM = struct.Struct("<IBBHQQ")
 _RELA = struct.Struct("<QQq")
 _REL = struct.Struct("<QQ")
+
+# Inputs that are not regular files (pipes, character devices) have no size to
+# trust; they are read up to this much, so `orcgen check /dev/zero` ends.
+MAX_STREAM_INPUT = 1 << 30
+
+
+def read_input(path: str) -> bytes:
+    """The bytes of an input file, opened read-only; an InputError if it cannot be read."""
+    try:
+        with open(path, "rb") as f:
+            st = os.fstat(f.fileno())
+            if stat.S_ISDIR(st.st_mode):
+                raise InputError("is a directory")
+            if stat.S_ISREG(st.st_mode):
+                return f.read()
+            data = f.read(MAX_STREAM_INPUT + 1)
+    except OSError as e:
+        raise InputError(e.strerror or str(e)) from None
+    if len(data) > MAX_STREAM_INPUT:
+        raise InputError("not a regular file, and longer than %d bytes" % MAX_STREAM_INPUT)
+    return data
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,12 +153,7 @@ class ElfFile:
 
     @classmethod
     def from_path(cls, path: str) -> "ElfFile":
-        try:
-            with open(path, "rb") as f:
-                data = f.read()
-        except OSError as e:
-            raise InputError(e.strerror or str(e)) from None
-        return cls(data, path)
+        return cls(read_input(path), path)
 
     # -- header and sections -------------------------------------------------
 
@@ -192,7 +210,13 @@ class ElfFile:
         return self._by_name.get(name)
 
     def section_data(self, sec: Section) -> bytes:
+        """The section's bytes; exactly `sec.size` of them, or an InputError."""
         if sec.type == SHT_NOBITS:
+            if sec.size:
+                # .bss-like: its size is not in the file, so nothing can be read from it
+                # (a reader that needs its contents would otherwise index past them).
+                raise InputError("section %s has no data in the file (SHT_NOBITS, %d bytes)"
+                                 % (sec.name or "#%d" % sec.index, sec.size))
             return b""
         if sec.flags & SHF_COMPRESSED:
             raise InputError("section %s is compressed (SHF_COMPRESSED is not supported)" % sec.name)

@@ -13,8 +13,7 @@ from dataclasses import dataclass, field
 from . import cfg
 from .archive import is_archive, members
 from .backend import backend_for
-from .elf import ElfFile
-from .errors import InputError
+from .elf import ElfFile, read_input
 from .findings import Fatal, Finding
 from .interp import Interpreter
 from .options import Options
@@ -57,11 +56,7 @@ def analyze_elf(elf: ElfFile, opts: Options, keep_program: bool = False) -> Resu
 
 def load(path: str) -> list[ElfFile]:
     """The ELF objects in a file: itself, or each member of an archive."""
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except OSError as e:
-        raise InputError(e.strerror or str(e)) from None
+    data = read_input(path)
     if is_archive(data):
         out = []
         for name, body in members(data):

@@ -149,6 +149,12 @@ class Program:
                 while i < cs.end and self.insn[i].offset < end:
                     self.sym[i] = f
                     i += 1
+        for f in self.syms:        # a damaged symbol table: a .cold part starting in other code
+            c = f.cfunc
+            j = self.find(c.sec, c.offset) if c is not f and f.type == STT_FUNC else -1
+            if j >= 0 and self.sym[j] is not c.alias:
+                raise Fatal("symbol", "%s(): cold part %s() does not start with an instruction "
+                            "of its own" % (f.name, c.name))
 
     def add_fake_nop(self, cs: CodeSection, offset: int, length: int, sym: Sym | None) -> int:
         """A padding NOP that exists only in the analysis (objtool's alt_group->nop)."""
@@ -200,11 +206,18 @@ class Program:
         return self.find(f.cfunc.sec, f.cfunc.offset)
 
     def func_insns(self, f: Sym):
-        """objtool's func_for_each_insn(): the function, then its .cold part."""
+        """objtool's func_for_each_insn(): the function, then its .cold part.
+        Each part is entered once, so overlapping symbols cannot make it loop."""
         i = self.find(f.sec, f.offset)
+        entered = {i}
         while i >= 0:
             yield i
-            i = self.next_same_func(i)
+            j = self.next_same_func(i)
+            if j != i + 1:               # moved to the .cold part (or the end)
+                if j in entered:
+                    return
+                entered.add(j)
+            i = j
 
     def section_insns(self, cs: CodeSection) -> range:
         return range(cs.first, cs.end)

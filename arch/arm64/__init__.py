@@ -34,7 +34,7 @@ usercopy_abort rust_begin_unwind rust_helper_BUG cpu_die_early __cpu_try_die
 class Arm64Backend:
     name = "arm64"
     machine = EM_AARCH64
-    abi = Abi(sp=31, fp=29, ra=30, num_regs=80, callee_saved=CALLEE_SAVED,
+    abi = Abi(sp=31, fp=29, ra=30, num_regs=96, callee_saved=CALLEE_SAVED,
               cfa_offset_at_entry=0, ra_rule_at_entry=(UNDEFINED, 0), reg_names=REG_NAMES,
               frame_records=True)
     special_sections = (

@@ -46,6 +46,15 @@ def for_each_object(files: Iterable[str], handle: Callable) -> int:
 
 
 def error(name: str, e: Exception) -> int:
+    """Report an input error: one line, `orcgen: error: NAME: reason`; returns status 2."""
     sys.stdout.flush()
-    sys.stderr.write("orcgen: error: %s: %s\n" % (name, e))
+    sys.stderr.write("orcgen: error: %s: %s\n" % (one_line(name), one_line(str(e) or type(e).__name__)))
     return 2
+
+
+def one_line(text: str) -> str:
+    """`text` with control characters escaped, so that names read from a damaged
+    file (a symbol name with a newline in it) cannot split a message in two."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)

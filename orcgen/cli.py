@@ -23,6 +23,7 @@ COMMANDS = {
     "check": "validate stack and frame-pointer discipline (objtool-style warnings)",
     "orc": "print the ORC table orcgen computes",
     "dump": "print the ORC table already in the file",
+    "objtool": "run as the kernel's objtool: objtool's arguments, ORC written into FILE",
 }
 
 

@@ -1,0 +1,362 @@
+# SPDX-License-Identifier: GPL-2.0-only
+"""`orcgen objtool` / `orcgen-objtool`: a stand-in for the kernel's objtool 6.12.
+
+It takes objtool's command line exactly as kbuild passes it
+(`make objtool=$(which orcgen-objtool)`), so a kernel build gets orcgen's ORC:
+
+    orcgen-objtool [check] --hacks=jump_label --orc --retpoline ... [--link] FILE.o
+    orcgen-objtool --dump[=orc] FILE.o
+
+What it does is what orcgen implements: the analysis (stack validation and the
+other checks orcgen has, warnings on stderr in objtool's format with `orcgen`
+in place of `objtool`) and, with --orc, the ORC sections written into FILE.o.
+objtool also edits objects in ways orcgen does not (site tables such as
+.static_call_sites, __pfx_ symbols, NOPs patched into the code); those are
+named once per process on stderr, plainly, so that nobody mistakes the result
+for objtool's.  Set ORCGEN_OBJTOOL_QUIET=1 to silence that notice.
+
+Parsing, validation messages and exit statuses follow objtool 6.12
+(builtin-check.c and libsubcmd): 129 on a usage error, 1 when the options are
+invalid or the file cannot be opened, 255 when it cannot be written, and 0
+otherwise -- also when there are warnings or the analysis gave up on the file,
+since objtool "doesn't fail the kernel build on fatal warnings".  Accepting a
+leading `check` (objtool before 5.19) is the one extension.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from dataclasses import dataclass, field
+from typing import TextIO
+
+HELP = "run as the kernel's objtool (make objtool=$(which orcgen-objtool))"
+
+# (short, long, what) for objtool 6.12's boolean options, in its usage order.
+_ACTIONS = [("i", "ibt", "validate and annotate IBT"),
+            ("l", "sls", "validate straight-line-speculation mitigations"),
+            ("m", "mcount", "annotate mcount/fentry calls for ftrace"),
+            ("n", "noinstr", "validate noinstr rules"),
+            ("o", "orc", "generate ORC metadata"),
+            ("r", "retpoline", "validate and annotate retpoline usage"),
+            ("s", "stackval", "validate frame pointer rules"),
+            ("t", "static-call", "annotate static calls"),
+            ("u", "uaccess", "validate uaccess rules for SMAP"),
+            ("", "cfi", "annotate kernel control flow integrity (kCFI) function preambles"),
+            ("", "rethunk", "validate and annotate rethunk usage"),
+            ("", "unret", "validate entry unret placement")]
+_OPTIONS = [("v", "verbose", "verbose warnings"),
+            ("", "backtrace", "unwind on error"),
+            ("", "backup", "create .orig files before modification"),
+            ("", "dry-run", "don't write modifications"),
+            ("", "link", "object is a linked object"),
+            ("", "mnop", "nop out mcount call sites"),
+            ("", "module", "object is part of a kernel module"),
+            ("", "no-unreachable", "skip 'unreachable instruction' warnings"),
+            ("", "sec-address", "print section addresses in warnings"),
+            ("", "stats", "print statistics")]
+_BOOLS = {lng: short for short, lng, _ in _ACTIONS + _OPTIONS}
+_SHORT = {short: lng for short, lng, _ in _ACTIONS + _OPTIONS if short}
+_IGNORED = ("verbose", "backtrace", "sec-address", "stats")      # accepted, no effect here
+
+
+class UsageError(Exception):
+    """A command line libsubcmd would reject (exit 129 after the usage text)."""
+
+
+@dataclass
+class ObjtoolArgs:
+    """objtool's command line, parsed: the flags given, the file, and the
+    option strings as written (for the notice, which quotes them)."""
+    flags: set[str] = field(default_factory=set)
+    hacks: list[str] = field(default_factory=list)
+    prefix: int = 0
+    dump: bool = False
+    files: list[str] = field(default_factory=list)
+
+    def has(self, name: str) -> bool:
+        return name in self.flags
+
+    def options(self):
+        """orcgen's Options for these flags (via Options.from_objtool_args, so
+        the mapping from objtool's names lives in one place)."""
+        from ..options import Options
+        argv = ["--" + f for f in sorted(self.flags) if f not in ("backup", "dry-run")]
+        argv += ["--hacks=" + h for h in self.hacks]
+        if self.prefix:
+            argv.append("--prefix=%d" % self.prefix)
+        opts, _ = Options.from_objtool_args(argv)
+        return opts
+
+
+def usage_text() -> str:
+    lines = [" Usage: orcgen-objtool <actions> [<options>] file.o", "", "Actions:",
+             "    -h, --hacks[=<jump_label,noinstr,skylake>]",
+             "                          patch toolchain bugs/limitations"]
+
+    def row(short: str, lng: str, what: str) -> str:
+        head = ("    -%s, --%s" % (short, lng)) if short else "        --%s" % lng
+        return head.ljust(26) + what if len(head) < 26 else head + "\n" + " " * 26 + what
+    lines += [row(*a) for a in _ACTIONS[:10]]           # libsubcmd: short ones, then by name
+    lines += [row("", "dump[=<orc>]", "dump metadata"), row("", "prefix <n>", "generate prefix symbols")]
+    lines += [row(*a) for a in _ACTIONS[10:]]
+    lines += ["", "Options:"] + [row(*o) for o in _OPTIONS] + [""]
+    return "\n".join(lines) + "\n"
+
+
+def parse(argv: list[str]) -> ObjtoolArgs:
+    """objtool 6.12's parse_options() over `argv` (OBJTOOL_ARGS first, as objtool)."""
+    a = ObjtoolArgs()
+    env = os.environ.get("OBJTOOL_ARGS")
+    words = (env.split(" ")[:15] if env else []) + list(argv)
+    if argv and argv[0] == "check":           # objtool < 5.19 had subcommands
+        words.remove("check")
+    it = iter(words)
+    only_files = False
+    for w in it:
+        if only_files or not w.startswith("-") or w == "-":
+            a.files.append(w)
+        elif w == "--":
+            only_files = True
+        elif w.startswith("--"):
+            name, eq, val = w[2:].partition("=")
+            if name == "hacks":
+                a.hacks += _hacks(val if eq else None)
+            elif name == "dump":
+                if eq and val != "orc":
+                    raise UsageError("option `dump' has an invalid value")   # parse_dump() -> -1
+                a.dump = True
+            elif name == "prefix":
+                if not eq:
+                    val = next(it, None)
+                    if val is None:
+                        raise UsageError("option `prefix' requires a value")
+                try:
+                    a.prefix = int(val, 0)
+                except ValueError:
+                    raise UsageError("option `prefix' expects a numerical value") from None
+            elif name in _BOOLS:
+                if eq:
+                    raise UsageError("option `%s' takes no value" % name)
+                a.flags.add(name)
+            else:
+                raise UsageError("unknown option `%s'" % name)
+        else:
+            for k, c in enumerate(w[1:]):
+                if c == "h":                  # -h is --hacks, with an optional attached value
+                    rest = w[2 + k:]
+                    a.hacks += _hacks(rest or None)
+                    break
+                if c not in _SHORT:
+                    raise UsageError("unknown switch `%s'" % c)
+                a.flags.add(_SHORT[c])
+    return a
+
+
+def _hacks(val: str | None) -> list[str]:
+    """parse_hacks(): strstr() matching, so "jump_label,skylake" enables two."""
+    if val is None:
+        return ["jump_label", "noinstr", "skylake"]
+    found = [h for h in ("jump_label", "noinstr", "skylake") if h in val]
+    if not found:
+        raise UsageError("option `hacks' has an invalid value")
+    return found
+
+
+def not_performed(a: ObjtoolArgs) -> list[str]:
+    """The requested actions that objtool 6.12 would perform and orcgen does not."""
+    out = []
+    if a.has("static-call"):
+        out.append("--static-call (.static_call_sites)")
+    if a.has("retpoline"):
+        out.append("--retpoline (.retpoline_sites; its warnings are reported)")
+    if a.has("rethunk"):
+        out.append("--rethunk (.return_sites; its warnings are reported)")
+        if "skylake" in a.hacks:
+            out.append("--hacks=skylake (.call_sites)")
+    if a.has("cfi"):
+        out.append("--cfi (.cfi_sites)")
+    if a.has("mcount"):
+        out.append("--mcount (__mcount_loc)")
+        if a.has("mnop"):
+            out.append("--mnop (NOPs over __fentry__ calls)")
+    if a.prefix:
+        out.append("--prefix=%d (__pfx_ symbols)" % a.prefix)
+    if a.has("ibt"):
+        out.append("--ibt (IBT validation, .ibt_endbr_seal)")
+    if a.has("unret"):
+        out.append("--unret (entry unret validation)")
+    if a.has("noinstr") and not (a.has("orc") or a.has("stackval") or a.has("uaccess")):
+        out.append("--noinstr (noinstr section validation)")
+    if "jump_label" in a.hacks:
+        out.append("--hacks=jump_label (jump-label JMPs rewritten as NOPs in the code)")
+    if "noinstr" in a.hacks:
+        out.append("--hacks=noinstr (instrumentation calls in noinstr code NOPed out)")
+    out += ["--%s (ignored)" % f for f in _IGNORED if a.has(f)]
+    return out
+
+
+_noticed = False
+
+
+def notice(a: ObjtoolArgs, err: TextIO) -> None:
+    """Say, once per process, what objtool would have done that orcgen does not."""
+    global _noticed
+    missing = not_performed(a)
+    if _noticed or not missing or os.environ.get("ORCGEN_OBJTOOL_QUIET") == "1":
+        return
+    _noticed = True
+    err.write("orcgen: note: orcgen writes ORC and reports stack validation warnings only; "
+              "not performed: %s\n" % ", ".join(missing))
+
+
+def _error(err: TextIO, msg: str) -> None:
+    err.write("error: orcgen: %s\n" % msg)
+
+
+def _actions_valid(a: ObjtoolArgs, err: TextIO) -> bool:
+    """builtin-check.c opts_valid() and mnop_opts_valid()."""
+    actions = ("ibt", "mcount", "noinstr", "orc", "retpoline", "rethunk", "sls", "stackval",
+               "static-call", "uaccess")
+    if a.hacks or any(a.has(x) for x in actions):
+        if a.dump:
+            _error(err, "--dump can't be combined with other actions")
+            return False
+    elif a.has("unret") and not a.has("rethunk"):
+        _error(err, "--unret requires --rethunk")
+        return False
+    elif not a.dump:
+        _error(err, "At least one action required")
+        return False
+    return True
+
+
+def _link_valid(a: ObjtoolArgs, elf, err: TextIO) -> bool:
+    """builtin-check.c link_opts_valid(): more than one STT_FILE means a linked object."""
+    if a.has("link"):
+        return True
+    if sum(1 for s in elf.symbols if s.type == 4) > 1:       # STT_FILE
+        _error(err, "Linked object detected, forcing --link")
+        a.flags.add("link")
+        return True
+    for opt in ("noinstr", "ibt", "unret"):
+        if a.has(opt):
+            _error(err, "--%s requires --link" % opt)
+            return False
+    return True
+
+
+def objtool(argv: list[str], out: TextIO | None = None, err: TextIO | None = None) -> int:
+    """Run as objtool would with `argv` (without the program name); the exit status."""
+    out = out or sys.stdout
+    err = err or sys.stderr
+    try:
+        a = parse(argv)
+        if len(a.files) != 1:
+            raise UsageError("")
+    except UsageError as e:
+        if str(e):
+            err.write("  Error: %s\n" % e)
+        err.write("\n" + usage_text())
+        return 129
+    path = a.files[0]
+    if not _actions_valid(a, err):
+        return 1
+    if a.dump:
+        return _dump(path, out, err)
+    return _check(a, path, err)
+
+
+def _dump(path: str, out: TextIO, err: TextIO) -> int:
+    from ..backend import backend_for
+    from ..elf import ElfFile
+    from ..errors import InputError
+    from ..orc import read_table
+    try:
+        elf = ElfFile.from_path(path)
+        lines = read_table(elf, backend_for(elf.machine, elf.machine_name).orc) or []
+    except InputError as e:
+        err.write("%s: warning: orcgen: %s\n" % (path, e))
+        return 255                             # orc_dump() returns -1
+    out.write("".join(line + "\n" for line in lines))
+    return 0
+
+
+def _check(a: ObjtoolArgs, path: str, err: TextIO) -> int:
+    from ..elf import ElfFile
+    from ..errors import InputError
+    from ..pipeline import analyze_elf
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        err.write("orcgen: Can't open '%s': %s\n" % (path, e.strerror or e))
+        return 1
+    try:
+        elf = ElfFile(data, path)
+    except InputError as e:
+        err.write("%s: warning: orcgen: %s\n" % (path, e))
+        return 1
+    if a.has("backup"):
+        try:
+            shutil.copyfile(path, path + ".orig")
+        except OSError as e:
+            err.write("failed to create backup file: %s\n" % (e.strerror or e))
+            err.write("%s: warning: orcgen: can't create backup file\n" % path)
+            return 1
+    if a.has("mnop") and not a.has("mcount"):
+        _error(err, "--mnop requires --mcount")
+        return 1
+    if not _link_valid(a, elf, err):
+        return 1
+    notice(a, err)
+    opts = a.options()
+
+    def warn(line: str) -> None:
+        err.write(line + "\n")
+    try:
+        if opts.orc:
+            from .orc import write_orc
+            write_orc(path, opts, dry_run=a.has("dry-run"), warn=warn, elf=elf)
+        else:
+            res = analyze_elf(elf, opts)
+            for f in res.findings:
+                warn(f.line(res.name))
+    except InputError as e:
+        err.write("%s: warning: orcgen: %s\n" % (path, e))
+        return 1
+    except OSError as e:
+        err.write("%s: warning: orcgen: can't write the object: %s\n" % (path, e.strerror or e))
+        return 255                             # elf_write() returns -1
+    except RecursionError:
+        err.write("%s: warning: orcgen: control flow too deeply nested\n" % path)
+        return 1
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The `orcgen-objtool` console script."""
+    try:
+        return objtool(list(sys.argv[1:] if argv is None else argv))
+    except BrokenPipeError:
+        return 0
+    except KeyboardInterrupt:
+        return 130
+
+
+# -- `orcgen objtool ...` through orcgen's own command line -------------------------
+
+def add_arguments(ap) -> None:
+    import argparse
+    ap.add_argument("args", nargs=argparse.REMAINDER, metavar="OBJTOOL-ARGS",
+                    help="objtool's arguments, as kbuild passes them")
+
+
+def run(args, extra, ap) -> int:
+    # argparse leaves the options before the first file in `extra` and takes
+    # everything from the first file on into `args`, so this is argv's order.
+    return objtool(list(extra) + list(args.args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -10,7 +10,6 @@ architecture is a package, not a patch.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from importlib import metadata
 from typing import Callable, Protocol
 
 from .errors import InputError
@@ -88,6 +87,10 @@ class Backend(Protocol):
 
 
 _cache: dict[int, Backend] = {}
+# Back-ends that ship with orcgen, found without scanning installed packages'
+# metadata (importlib.metadata costs tens of milliseconds per process, and a
+# kernel build starts one process per object); others come from entry points.
+_BUILTIN = {62: "orcgen.arch.x86_64", 183: "orcgen.arch.arm64"}
 
 
 def backend_for(machine: int, machine_name: str = "") -> Backend:
@@ -95,10 +98,17 @@ def backend_for(machine: int, machine_name: str = "") -> Backend:
     be = _cache.get(machine)
     if be is not None:
         return be
-    for ep in metadata.entry_points(group="orcgen.arches"):
-        if ep.name == str(machine):
-            be = ep.load()
-            _cache[machine] = be
-            return be
-    raise InputError("unsupported architecture %s (no orcgen back-end registered for it)"
-                     % (machine_name or "e_machine %d" % machine))
+    if machine in _BUILTIN:
+        import importlib
+        be = importlib.import_module(_BUILTIN[machine]).BACKEND
+    else:
+        from importlib import metadata
+        for ep in metadata.entry_points(group="orcgen.arches"):
+            if ep.name == str(machine):
+                be = ep.load()
+                break
+    if be is None:
+        raise InputError("unsupported architecture %s (no orcgen back-end registered for it)"
+                         % (machine_name or "e_machine %d" % machine))
+    _cache[machine] = be
+    return be

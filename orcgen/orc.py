@@ -35,6 +35,7 @@ def build_table(p: Program) -> list[OrcRow]:
     fmt = p.be.orc
     null = fmt.NULL
     rows: list[OrcRow] = []
+    memo: dict = {}             # states are interned: a few hundred distinct ones per object
     for cs in p.code:
         if not cs.text:
             continue
@@ -45,7 +46,10 @@ def build_table(p: Program) -> list[OrcRow]:
         while i < cs.end:
             g = p.alt_group[i]
             if g is None:
-                e = _encode(p, fmt, p.cfi[i], i)
+                c = p.cfi[i]
+                e = memo.get(c)
+                if e is None:
+                    e = memo[c] = _encode(p, fmt, c, i)
                 if e != prev:
                     rows.append(OrcRow(name, secno, p.insn[i].offset, e))
                     prev, empty = e, False

@@ -8,12 +8,14 @@ result with no ORC, as objtool writes none then.
 """
 from __future__ import annotations
 
+import marshal
 from dataclasses import dataclass, field
 
 from . import cfg
 from .archive import is_archive, members
 from .backend import backend_for
 from .elf import ElfFile, read_input
+from .errors import InputError
 from .findings import Fatal, Finding
 from .interp import Interpreter
 from .options import Options
@@ -33,12 +35,30 @@ class Result:
         return any(f.fatal for f in self.findings)
 
 
-def analyze_elf(elf: ElfFile, opts: Options, keep_program: bool = False) -> Result:
-    res = Result(elf.name)
+# The cache analyze_elf() uses when its caller names none: None for library use;
+# the command line sets the shared on-disk cache unless told --no-cache.
+default_cache = None
+_DEFAULT = object()
+
+
+def analyze_elf(elf: ElfFile, opts: Options, keep_program: bool = False, cache=_DEFAULT) -> Result:
+    """Analyse one object.  With a cache (orcgen.cache.Cache), an object already
+    analysed with the same bytes, options and orcgen version is answered from it,
+    and decoding goes through the per-function decode cache."""
+    if cache is _DEFAULT:
+        cache = default_cache
     be = backend_for(elf.machine, elf.machine_name)
+    rkey = None
+    if cache is not None and not keep_program:
+        from .cache import key
+        rkey = key("result", str(elf.machine), repr(opts), elf.data)
+        blob = cache.get(rkey)
+        if blob is not None:
+            return _restore(blob, elf.name, be)
+    res = Result(elf.name)
     p: Program | None = None
     try:
-        p = Program(elf, be, opts)
+        p = Program(elf, be, opts, cache)
         cfg.build(p)
         Interpreter(p).run()
         if opts.orc:
@@ -47,20 +67,54 @@ def analyze_elf(elf: ElfFile, opts: Options, keep_program: bool = False) -> Resu
         res.findings.extend(p.findings if p is not None else [])
         res.findings.append(e.finding)
         res.orc = None
-        return res
-    res.findings.extend(p.findings)
-    if keep_program:
-        res.program = p
+    else:
+        res.findings.extend(p.findings)
+        if keep_program:
+            res.program = p
+    if rkey is not None:
+        cache.put(rkey, _save(res))
+    return res
+
+
+def _save(res: Result) -> bytes:
+    return marshal.dumps(([(f.kind, f.message, f.where, f.fatal) for f in res.findings],
+                          None if res.orc is None else
+                          [(r.section, r.secno, r.offset, r.entry.pack()) for r in res.orc]))
+
+
+def _restore(blob: bytes, name: str, be) -> Result:
+    findings, rows = marshal.loads(blob)
+    res = Result(name, [Finding(*f) for f in findings])
+    if rows is not None:
+        unpack = be.orc.OrcEntry.unpack
+        res.orc = [OrcRow(sec, secno, off, unpack(packed)) for sec, secno, off, packed in rows]
     return res
 
 
 def load(path: str) -> list[ElfFile]:
     """The ELF objects in a file: itself, or each member of an archive."""
+    out = []
+    for _name, elf in load_each(path):
+        if isinstance(elf, InputError):
+            raise elf
+        out.append(elf)
+    return out
+
+
+def load_each(path: str) -> list[tuple[str, ElfFile | InputError]]:
+    """(name, object) for the file itself, or for each ELF member of an archive,
+    where a member that cannot be parsed comes as (name, the InputError saying
+    why), so the members after it are still analysed.  Raises InputError when
+    the file, or the archive's own structure, cannot be read."""
     data = read_input(path)
-    if is_archive(data):
-        out = []
-        for name, body in members(data):
-            if body[:4] == b"\x7fELF":
-                out.append(ElfFile(body, "%s(%s)" % (path, name)))
-        return out
-    return [ElfFile(data, path)]
+    if not is_archive(data):
+        return [(path, ElfFile(data, path))]
+    out: list[tuple[str, ElfFile | InputError]] = []
+    for name, body in members(data):
+        if body[:4] == b"\x7fELF":
+            full = "%s(%s)" % (path, name)
+            try:
+                out.append((full, ElfFile(body, full)))
+            except InputError as e:
+                out.append((full, e))
+    return out

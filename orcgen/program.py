@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from .backend import Backend
 from .cfi import Cfi, CfiState
+from .decodecache import decode_section
 from .elf import SHF_EXECINSTR, STT_FUNC, STT_NOTYPE, ElfFile, Reloc, Section
 from .errors import InputError
 from .findings import Fatal, Finding
@@ -53,8 +54,9 @@ class AltGroup:
 class Program:
     """The decoded code of one object file plus the analysis' per-instruction facts."""
 
-    def __init__(self, elf: ElfFile, backend: Backend, opts: Options) -> None:
+    def __init__(self, elf: ElfFile, backend: Backend, opts: Options, cache=None) -> None:
         self.elf, self.be, self.opts, self.abi = elf, backend, opts, backend.abi
+        self.cache = cache
         self.symtab = SymbolTable(elf)
         self.symtab.classify(backend)
         self.syms: list[Sym] = self.symtab.syms
@@ -116,9 +118,10 @@ class Program:
                 sec.name.startswith(".text..__x86.")
             cs.init = sec.name == ".init.text" and not self.opts.module
             funcs = self.symtab.section(sec.index)
-            insns, failure = self.be.decode_section(
-                elf.section_data(sec), lambda off, f=funcs: f.containing(off) is not None
-                and f.containing(off).type == STT_FUNC)
+            insns, failure = decode_section(
+                self.be, elf.section_data(sec), funcs,
+                lambda off, f=funcs: getattr(f.containing(off), "type", None) == STT_FUNC,
+                self.cache)
             if failure is not None:
                 raise Fatal("decode", "can't decode instruction at %s:0x%x" % (sec.name, failure.offset))
             cs.first = len(self.insn)
@@ -209,15 +212,21 @@ class Program:
         """objtool's func_for_each_insn(): the function, then its .cold part.
         Each part is entered once, so overlapping symbols cannot make it loop."""
         i = self.find(f.sec, f.offset)
-        entered = {i}
-        while i >= 0:
-            yield i
-            j = self.next_same_func(i)
-            if j != i + 1:               # moved to the .cold part (or the end)
-                if j in entered:
-                    return
-                entered.add(j)
-            i = j
+        entered = set()
+        sym = self.sym
+        while i >= 0 and i not in entered:
+            entered.add(i)
+            part = sym[i] if sym[i] is not None and sym[i].type == STT_FUNC else None
+            if part is None:
+                yield i              # objtool visits the first instruction even so
+                return
+            end = self.sec_of[i].end
+            while i < end and sym[i] is part:
+                yield i
+                i += 1
+            if part.cfunc is part:
+                return
+            i = self.find(part.cfunc.sec, part.cfunc.offset)
 
     def section_insns(self, cs: CodeSection) -> range:
         return range(cs.first, cs.end)

@@ -7,6 +7,10 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
 
+# The command line caches analyses on disk; tests use a cache of their own.
+os.environ.setdefault("ORCGEN_CACHE_DIR", os.path.join(
+    __import__("tempfile").mkdtemp(prefix="orcgen-test-cache-")))
+
 FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures")
 OBJTOOL = os.environ.get("OBJTOOL", "/usr/lib/linux-kbuild-6.12.117+deb12/tools/objtool/objtool")
 

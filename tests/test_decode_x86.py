@@ -97,11 +97,11 @@ def test_iret_depends_on_function():
 def test_instructions_capstone_does_not_know():
     """lkgs (f2 0f 00 /6) and serialize (0f 01 e8) are newer than capstone 5;
     decoding carries on after them with the right lengths."""
-    code = bytes.fromhex("f20f00f7" "0f01e8" "55" "c3")
+    code = bytes.fromhex("f20f00f7" "0f01e8" "c4e27849c0" "55" "c3")      # lkgs, serialize, tilerelease
     insns, failure = BACKEND.decode_section(code, lambda off: True)
     assert failure is None
-    assert [(i.offset, i.length) for i in insns] == [(0, 4), (4, 3), (7, 1), (8, 1)]
-    assert insns[2].ops == (StackOp(Src.REG, Dest.PUSH, src_reg=RBP),)
+    assert [(i.offset, i.length) for i in insns] == [(0, 4), (4, 3), (7, 5), (12, 1), (13, 1)]
+    assert insns[3].ops == (StackOp(Src.REG, Dest.PUSH, src_reg=RBP),)
 
 
 def test_undecodable_bytes_are_reported_with_their_offset():

@@ -324,25 +324,42 @@ class X86Decoder:
 
 
 def fallback_length(code: bytes, pos: int) -> int:
-    """The length of a 0F-escaped instruction with a ModRM operand (0 if the bytes
-    are not one): prefixes, REX, 0F [38|3A] op, ModRM, SIB, displacement, and the
-    imm8 of the 0F 3A map."""
+    """The length of an instruction capstone does not know, for the encodings new
+    instructions use (0 if the bytes are none of them): legacy prefixes, REX,
+    then 0F [38|3A] op, or a VEX (C4/C5) or EVEX (62) prefix and op; then ModRM,
+    SIB, displacement, and the imm8 of the 0F 3A map."""
     n = len(code)
     p = pos
     while p < n and code[p] in LEGACY_PREFIXES and p - pos < 14:
         p += 1
-    if p < n and 0x40 <= code[p] <= 0x4F:
-        p += 1
-    if p + 2 >= n or code[p] != 0x0F:
+    if p >= n:
         return 0
-    op2 = code[p + 1]
-    p += 2
     imm = 0
-    if op2 in (0x38, 0x3A):
-        imm = 1 if op2 == 0x3A else 0
-        p += 1
-        if p >= n:
+    if code[p] in (0xC4, 0xC5, 0x62):                  # VEX / EVEX (always so in 64-bit mode)
+        if code[p] == 0xC5:
+            mmap, p = 1, p + 2
+        elif code[p] == 0xC4:
+            if p + 1 >= n:
+                return 0
+            mmap, p = code[p + 1] & 0x1F, p + 3
+        else:
+            if p + 1 >= n:
+                return 0
+            mmap, p = code[p + 1] & 0x7, p + 4
+        imm = 1 if mmap == 3 else 0
+        p += 1                                          # opcode
+    else:
+        if 0x40 <= code[p] <= 0x4F:
+            p += 1
+        if p + 2 >= n or code[p] != 0x0F:
             return 0
+        op2 = code[p + 1]
+        p += 2
+        if op2 in (0x38, 0x3A):
+            imm = 1 if op2 == 0x3A else 0
+            p += 1
+    if p >= n:
+        return 0
     modrm = code[p]
     p += 1
     mod, rm = modrm >> 6, modrm & 7

@@ -1,0 +1,136 @@
+# SPDX-License-Identifier: GPL-2.0-only
+"""A bounded on-disk cache shared by every orcgen process of a build.
+
+A kernel build runs orcgen once per object, up to `make -j` at a time, so the
+store is sqlite3 in WAL mode (many readers, one writer at a time, each write a
+short transaction; a busy timeout instead of failures).  Keys are content
+hashes that include orcgen's version, so a stale entry can never be used; size
+is bounded by evicting the least recently used entries.
+
+    ORCGEN_CACHE_DIR   where the cache lives (default $XDG_CACHE_HOME/orcgen or ~/.cache/orcgen)
+    ORCGEN_NO_CACHE=1  disable it (as `--no-cache` does)
+    ORCGEN_CACHE_MB    size bound in MiB (default 512)
+
+A cache that cannot be opened or written (read-only home, full disk) is
+silently skipped: it only ever saves time.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+
+from . import __version__
+
+_MB = 1 << 20
+
+
+def cache_dir() -> str:
+    d = os.environ.get("ORCGEN_CACHE_DIR")
+    if d:
+        return d
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "orcgen")
+
+
+def key(*parts: bytes | str) -> bytes:
+    """A content key: the parts and orcgen's version, hashed."""
+    h = hashlib.blake2b(digest_size=20)
+    h.update(__version__.encode())
+    for p in parts:
+        b = p.encode() if isinstance(p, str) else p
+        h.update(len(b).to_bytes(8, "little"))
+        h.update(b)
+    return h.digest()
+
+
+class Cache:
+    """get/put of bytes by key; every failure degrades to a miss."""
+
+    def __init__(self, path: str | None = None, limit_mb: int | None = None) -> None:
+        self.path = path or os.path.join(cache_dir(), "cache.sqlite")
+        self.limit = (limit_mb or int(os.environ.get("ORCGEN_CACHE_MB", "512"))) * _MB
+        self._db = None
+        self._writes = 0
+        try:
+            import sqlite3
+            os.makedirs(os.path.dirname(self.path), exist_ok=True)
+            db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute("CREATE TABLE IF NOT EXISTS c (k BLOB PRIMARY KEY, v BLOB, t REAL)")
+            self._db = db
+        except Exception:
+            self._db = None
+
+    @property
+    def enabled(self) -> bool:
+        return self._db is not None
+
+    def get_many(self, keys: list[bytes]) -> dict[bytes, bytes]:
+        if self._db is None or not keys:
+            return {}
+        out: dict[bytes, bytes] = {}
+        try:
+            for n in range(0, len(keys), 500):
+                chunk = keys[n:n + 500]
+                q = "SELECT k, v FROM c WHERE k IN (%s)" % ",".join("?" * len(chunk))
+                out.update(self._db.execute(q, chunk).fetchall())
+        except Exception:
+            return {}
+        return out
+
+    def get(self, k: bytes) -> bytes | None:
+        return self.get_many([k]).get(k)
+
+    def put_many(self, items: list[tuple[bytes, bytes]]) -> None:
+        if self._db is None or not items:
+            return
+        now = time.time()
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.executemany("INSERT OR REPLACE INTO c (k, v, t) VALUES (?, ?, ?)",
+                                 [(k, v, now) for k, v in items])
+            self._db.execute("COMMIT")
+            self._writes += 1
+            if self._writes % 64 == 1:
+                self._evict()
+        except Exception:
+            try:
+                self._db.execute("ROLLBACK")
+            except Exception:
+                pass
+
+    def put(self, k: bytes, v: bytes) -> None:
+        self.put_many([(k, v)])
+
+    def _evict(self) -> None:
+        """Keep the store under its bound: drop the oldest entries beyond it."""
+        total = self._db.execute("SELECT COALESCE(SUM(LENGTH(v)), 0), COUNT(*) FROM c").fetchone()
+        size, count = total
+        if size <= self.limit or not count:
+            return
+        excess_rows = int(count * (1 - 0.8 * self.limit / size)) + 1
+        self._db.execute("DELETE FROM c WHERE k IN (SELECT k FROM c ORDER BY t LIMIT ?)",
+                         (excess_rows,))
+
+    def close(self) -> None:
+        if self._db is not None:
+            try:
+                self._db.close()
+            except Exception:
+                pass
+            self._db = None
+
+
+_shared: Cache | None = None
+
+
+def shared() -> Cache | None:
+    """The process's cache, or None when caching is turned off."""
+    global _shared
+    if os.environ.get("ORCGEN_NO_CACHE") == "1":
+        return None
+    if _shared is None:
+        _shared = Cache()
+    return _shared if _shared.enabled else None

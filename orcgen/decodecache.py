@@ -1,0 +1,86 @@
+# SPDX-License-Identifier: GPL-2.0-only
+"""Decoded instruction facts, cached per function.
+
+A section is cut at its function starts and each piece is decoded, or found in
+the cache, on its own: identical functions in different objects (static inline
+helpers, unchanged code in a rebuild) decode once.  The key is the piece's
+bytes, the architecture and orcgen's version, plus, where the bytes could
+contain an x86 IRET, which of them lie inside a function (the one fact the
+decoder takes from outside the bytes).  Relocations are not part of the key: the
+decoder never reads them.
+
+A piece is only used if its own decode ends exactly at its end; otherwise the
+whole section is decoded in one sweep, as objtool does, and nothing is cached.
+"""
+from __future__ import annotations
+
+import marshal
+from typing import Callable
+
+from .cache import Cache, key
+from .elf import STT_FUNC
+from .insn import DecodeFailure, Dest, Insn, Kind, Src, StackOp
+
+_MIN_PIECE = 16      # smaller pieces cost more to look up than to decode
+
+
+def decode_section(be, data: bytes, funcs, in_func: Callable[[int], bool],
+                   cache: Cache | None) -> tuple[list[Insn], DecodeFailure | None]:
+    if cache is None or len(data) < _MIN_PIECE:
+        return be.decode_section(data, in_func)
+    starts = sorted({s.offset for s in funcs.ordered if s.type == STT_FUNC and 0 < s.offset < len(data)})
+    bounds = [0] + starts + [len(data)]
+    pieces = [(a, b) for a, b in zip(bounds, bounds[1:]) if a < b]
+    keys = [_piece_key(be, data, a, b, in_func) for a, b in pieces]
+    found = cache.get_many(list(set(keys)))
+    out: list[Insn] = []
+    new: list[tuple[bytes, bytes]] = []
+    for (a, b), k in zip(pieces, keys):
+        blob = found.get(k)
+        if blob is not None:
+            out.extend(_load(blob, a))
+            continue
+        insns, failure = be.decode_section(data[a:b], lambda off, a=a: in_func(off + a))
+        if failure is not None or not insns or insns[-1].offset + insns[-1].length != b - a:
+            return be.decode_section(data, in_func)          # not separable: one sweep
+        blob = _dump(insns)
+        found[k] = blob
+        new.append((k, blob))
+        out.extend(_load(blob, a))
+    cache.put_many(new)
+    return out, None
+
+
+def _piece_key(be, data: bytes, a: int, b: int, in_func) -> bytes:
+    piece = data[a:b]
+    context = ""
+    if b"\xcf" in piece:            # x86 iret means different things in and out of functions
+        context = "".join("1" if in_func(a + o) else "0" for o in range(b - a) if piece[o] == 0xCF)
+    return key("decode", be.name, piece, context)
+
+
+def _dump(insns: list[Insn]) -> bytes:
+    return marshal.dumps([(i.offset, i.length, int(i.kind), i.immediate,
+                           tuple((int(o.src), int(o.dest), o.src_reg, o.src_off, o.dest_reg,
+                                  o.dest_off) for o in i.ops)) for i in insns])
+
+
+_KINDS = list(Kind)
+_OPS: dict[tuple, StackOp] = {}
+
+
+def _load(blob: bytes, base: int) -> list[Insn]:
+    kinds, ops_cache = _KINDS, _OPS
+    out = []
+    for off, length, kind, imm, ops in marshal.loads(blob):
+        if ops:
+            built = []
+            for o in ops:
+                op = ops_cache.get(o)
+                if op is None:
+                    op = ops_cache[o] = StackOp(Src(o[0]), Dest(o[1]), o[2], o[3], o[4], o[5])
+                built.append(op)
+            out.append(Insn(off + base, length, kinds[kind], imm, tuple(built)))
+        else:
+            out.append(Insn(off + base, length, kinds[kind], imm))
+    return out

@@ -25,6 +25,7 @@ import multiprocessing as mp
 import os
 import random
 import resource
+import shutil
 import sys
 import tempfile
 import time
@@ -135,8 +136,17 @@ def main(argv=None) -> int:
                     help="fixture directories to take seeds from (default: all)")
     ap.add_argument("--out", default=os.path.join(HERE, "fuzz-out"),
                     help="where failing inputs are saved (default bench/fuzz-out)")
+    ap.add_argument("--no-cache", action="store_true",
+                    help="run without orcgen's on-disk cache (default: a fresh cache for this run)")
     ap.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
     args = ap.parse_args(argv)
+    # The inputs go through the cache as a user's would, but not into the user's cache.
+    cache_tmp = None
+    if args.no_cache:
+        os.environ["ORCGEN_NO_CACHE"] = "1"
+    elif "ORCGEN_CACHE_DIR" not in os.environ:
+        cache_tmp = tempfile.mkdtemp(prefix="orcgen-fuzz-cache-")
+        os.environ["ORCGEN_CACHE_DIR"] = cache_tmp
 
     seeds = fuzzgen.fixture_paths(args.arch or ("x86_64", "arm64"))
     if not seeds:
@@ -234,6 +244,8 @@ def main(argv=None) -> int:
                 s.proc.kill()
                 s.proc.join()
 
+    if cache_tmp:
+        shutil.rmtree(cache_tmp, ignore_errors=True)
     elapsed = time.monotonic() - t0
     bad = sum(outcomes[k] for k in ("traceback", "oracle", "timeout", "died", "generator"))
     print("inputs: %d (seed %r, numbers %d..%d), %d worker(s), %.1f s"

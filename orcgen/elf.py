@@ -42,7 +42,8 @@ _RELA = struct.Struct("<QQq")
 _REL = struct.Struct("<QQ")
 
 # Inputs that are not regular files (pipes, character devices) have no size to
-# trust; they are read up to this much, so `orcgen check /dev/zero` ends.
+# trust: they are read only if they start like an object or an archive, and then
+# up to this much, so that `orcgen check /dev/zero` ends at once.
 MAX_STREAM_INPUT = 1 << 30
 
 
@@ -55,7 +56,10 @@ def read_input(path: str) -> bytes:
                 raise InputError("is a directory")
             if stat.S_ISREG(st.st_mode):
                 return f.read()
-            data = f.read(MAX_STREAM_INPUT + 1)
+            data = f.read(8)
+            if data[:4] != b"\x7fELF" and data[:2] != b"!<":     # not an object or archive:
+                return data                                       # no need to read on (/dev/zero)
+            data += f.read(MAX_STREAM_INPUT + 1 - len(data))
     except OSError as e:
         raise InputError(e.strerror or str(e)) from None
     if len(data) > MAX_STREAM_INPUT:

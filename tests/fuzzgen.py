@@ -786,13 +786,14 @@ def judge(cmd: str, path: str, is_archive: bool, rc: int, out: str, err: str,
 def exercise(path: str, is_archive: bool, good_path: str | None = None,
              good_runs: dict[str, tuple[int, str, str]] | None = None,
              cmds: Sequence[str] | None = None) -> dict[str, int]:
-    """Run every command on `path` (followed by `good_path` when given) and judge
-    each run; return {command: exit status}."""
+    """Run every command on `path` (followed by `good_path` for the commands
+    `good_runs` has an entry for) and judge each run; return {command: exit status}."""
     status = {}
     for cmd in cmds or commands():
-        argv = [cmd, path] + ([good_path] if good_path else [])
+        with_good = good_path is not None and good_runs is not None and cmd in good_runs
+        argv = [cmd, path] + ([good_path] if with_good else [])
         rc, out, err = run_cli(argv)
-        good = good_runs.get(cmd) if good_runs else None
+        good = good_runs[cmd] if with_good else None
         judge(cmd, path, is_archive, rc, out, err, good)
         status[cmd] = rc
     return status

@@ -27,15 +27,18 @@ def for_each_object(files: Iterable[str], handle: Callable) -> int:
     An unreadable file or member is reported as `orcgen: error: NAME: reason`
     (status 2) and the run goes on with the next one.
     """
-    from ..pipeline import load
+    from ..pipeline import load_each
     status = 0
     for path in files:
         try:
-            objs = load(path)
+            objs = load_each(path)
         except InputError as e:
             status = max(status, error(path, e))
             continue
-        for elf in objs:
+        for name, elf in objs:
+            if isinstance(elf, InputError):
+                status = max(status, error(name, elf))
+                continue
             try:
                 status = max(status, handle(elf))
             except InputError as e:

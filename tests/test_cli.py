@@ -102,3 +102,11 @@ def test_unknown_option_is_a_usage_error(capsys):
     with pytest.raises(SystemExit) as e:
         main(["check", "--no-such-option", CLEAN])
     assert e.value.code == 2
+
+
+def test_parallel_batch_output_is_identical(capsys):
+    import glob
+    files = sorted(glob.glob(os.path.join(X86, "*-O2-nofp.o")))
+    seq = run(["check", "--stackval", *files], capsys)
+    par = run(["check", "--stackval", "-j", "2", *files], capsys)
+    assert par == seq and seq[0] == 1 and seq[1].count("\n") > 50

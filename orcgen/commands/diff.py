@@ -1,0 +1,45 @@
+# SPDX-License-Identifier: GPL-2.0-only
+"""`orcgen diff`: the compiler's DWARF CFI against the stack state orcgen computes.
+
+Exit 0 when nothing that breaks unwinding disagrees (benign findings and
+"not determined" ranges are printed but do not fail), 1 otherwise, 2 on an
+input error (`orcgen: error: FILE: reason`).  objtool options given on the
+command line (or --objtool-args) change the analysis as they change `check`'s.
+"""
+from __future__ import annotations
+
+import sys
+
+from . import for_each_object, options_from
+
+
+def add_arguments(ap) -> None:
+    ap.add_argument("files", nargs="+", metavar="FILE")
+    ap.add_argument("--format", choices=("text", "json"), default="text")
+    ap.add_argument("--cfi", choices=("auto", "eh_frame", "debug_frame"), default="auto",
+                    help="which CFI section to read (auto: .eh_frame, else .debug_frame)")
+    ap.add_argument("--only-breaking", action="store_true",
+                    help="text: print only disagreements that break unwinding")
+    ap.add_argument("-v", "--verbose", action="store_true",
+                    help="text: evidence for not-determined ranges too, and per-function summaries")
+    ap.add_argument("--objtool-args", metavar="ARGS",
+                    help="objtool's argument string as the kernel build passed it (quoted)")
+
+
+def run(args, extra, ap) -> int:
+    from ..diff import diff_object
+    from ..report import diff_json, diff_text
+    opts = options_from(extra, ap, args.objtool_args)
+    reports = []
+
+    def handle(elf) -> int:
+        rep = diff_object(elf, opts, args.cfi)
+        if args.format == "json":
+            reports.append(rep)
+        else:
+            diff_text.render(rep, sys.stdout, args.only_breaking, args.verbose)
+        return 1 if rep.breaking else 0
+    status = for_each_object(args.files, handle)
+    if args.format == "json":
+        sys.stdout.write(diff_json.render(reports))
+    return status

@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from typing import Sequence, Union
 
 from .elf import (ET_REL, SHN_LORESERVE, SHN_UNDEF, SHN_XINDEX, SHT_NOBITS, SHT_REL, SHT_RELA,
-                  SHT_SYMTAB, SHT_SYMTAB_SHNDX, STB_LOCAL, ElfFile)
+                  SHT_STRTAB, SHT_SYMTAB, SHT_SYMTAB_SHNDX, STB_LOCAL, ElfFile)
 from .errors import InputError
 
 SHT_GROUP = 17
@@ -136,6 +136,13 @@ def add_to_elf(data: bytes, sections: Sequence[NewSection] = (),
 
 
 class _Writer:
+    """One rewrite of one object: the parsed headers, what changes, the new bytes.
+
+    Headers are parsed here rather than through orcgen.elf.ElfFile because the
+    writer needs every raw field (sh_addralign, st_info, ...) and must check
+    only what it relies on; ElfFile is used afterwards, to verify the result.
+    """
+
     def __init__(self, data: bytes) -> None:
         self.data = data
         if data[:4] != b"\x7fELF" or len(data) < _EHDR.size:
@@ -177,6 +184,7 @@ class _Writer:
     # -- helpers -----------------------------------------------------------------
 
     def contents(self, i: int) -> bytes:
+        """Section `i`'s bytes as they will be written (changed or original)."""
         s = self.sh[i]
         if s.new_data is not None:
             return s.new_data
@@ -197,6 +205,7 @@ class _Writer:
     # -- the work ----------------------------------------------------------------
 
     def build(self, sections: list[NewSection], symbols: list[NewSymbol]) -> bytes:
+        """Symbols first (they decide every index), then the new sections, then layout."""
         base = len(self.sh)
         sec_index = {id(s): base + k for k, s in enumerate(sections)}
 
@@ -254,10 +263,11 @@ class _Writer:
         return out
 
     def _read_symbols(self) -> list[list[int]]:
+        """The raw .symtab entries, [st_name, st_info, st_other, st_shndx, st_value, st_size]."""
         st = self.sh[self.symtab]
         if st.entsize not in (0, _SYM.size) or st.size % _SYM.size:
             raise ElfWriteError("bad .symtab entry size")
-        if not 0 < st.link < len(self.sh) or self.sh[st.link].type != 3:
+        if not 0 < st.link < len(self.sh) or self.sh[st.link].type != SHT_STRTAB:
             raise ElfWriteError(".symtab's string table index %d is not a string table" % st.link)
         raw = self.contents(self.symtab)
         return [list(e) for e in _SYM.iter_unpack(raw)]
@@ -356,6 +366,7 @@ class _Writer:
                 s.size = len(s.new_data)
 
     def _remap_relocs(self, i: int, old_to_new: list[int]) -> None:
+        """Rewrite relocation section `i` in place (same size) if any of its symbols moved."""
         s = self.sh[i]
         st = _RELA if s.type == SHT_RELA else _REL
         raw = self.contents(i)
@@ -378,6 +389,7 @@ class _Writer:
             s.new_data = b"".join(out)
 
     def _encode_relocs(self, s: NewSection, sym_ref) -> bytes:
+        """A new relocation section's entries, with final symbol indices."""
         st = _RELA if s.type == SHT_RELA else _REL
         out = []
         for r in s.relocs or ():
@@ -507,14 +519,15 @@ def write_atomic(path: str, data: bytes) -> None:
     """Replace the file at `path` with `data`, all or nothing.
 
     The new contents go to a temporary file in the same directory (so the
-    rename cannot cross file systems), are fsync'd, get the original's mode,
-    and are renamed over the original; a symlink is followed so the file it
-    names is replaced, not the link.  On any error the temporary file is
-    removed and the original is as it was.
+    rename cannot cross file systems), are fsync'd, get the original's mode
+    (and owner, where permitted), and are renamed over the original; a symlink
+    is followed so the file it names is replaced, not the link.  The result is
+    a new inode, so other hard links keep the old contents.  On any error the
+    temporary file is removed and the original is as it was.
     """
     target = os.path.realpath(path)
     directory = os.path.dirname(target) or "."
-    mode = os.stat(target).st_mode & 0o7777
+    st = os.stat(target)
     fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(target) + ".", suffix=".orcgen-tmp",
                                dir=directory)
     try:
@@ -522,7 +535,12 @@ def write_atomic(path: str, data: bytes) -> None:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, mode)
+        os.chmod(tmp, st.st_mode & 0o7777)
+        if (st.st_uid, st.st_gid) != (os.geteuid(), os.getegid()):
+            try:                            # keep the owner where we may (root, or our group)
+                os.chown(tmp, st.st_uid, st.st_gid)
+            except OSError:
+                pass
         os.replace(tmp, target)
     except BaseException:
         try:

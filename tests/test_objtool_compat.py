@@ -287,3 +287,27 @@ def test_exit_status_equals_objtools(tmp_path, argv):
     theirs = subprocess.run([OBJTOOL] + argv, capture_output=True, text=True,
                             env=dict(os.environ, SRCARCH="x86"))
     assert run(argv)[0] == theirs.returncode
+
+
+def test_validation_only_writes_nothing(tmp_path):
+    obj = str(tmp_path / "nofp.o")
+    shutil.copyfile(os.path.join(X86, "basic-gcc-O2-nofp.o"), obj)
+    data = open(obj, "rb").read()
+    status, _, err = run(["--stackval", obj])
+    assert status == 0 and "call without frame pointer save/setup" in err
+    assert open(obj, "rb").read() == data
+
+
+def test_linked_object_forces_link(tmp_path):
+    """Two STT_FILE symbols make a linked object (link_opts_valid()); objtool says so,
+    forces --link, and goes on."""
+    from orcgen.elf import SHN_ABS, STB_LOCAL, STT_FILE
+    from orcgen.elfwrite import NewSymbol, add_to_elf
+    obj = str(tmp_path / "linked.o")
+    with open(obj, "wb") as f:
+        f.write(add_to_elf(open(CLEAN, "rb").read(), [],
+                           [NewSymbol("other.c", STT_FILE, STB_LOCAL, special=SHN_ABS)]))
+    status, _, err = run(["--orc", "--noinstr", obj])
+    assert status == 0
+    assert err.splitlines()[0] == "error: orcgen: Linked object detected, forcing --link"
+    assert dump(obj) == subprocess_free_orc(CLEAN, ["--orc", "--noinstr", "--link"])

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import IntEnum
+from typing import NamedTuple
 
 
 class Kind(IntEnum):
@@ -60,9 +61,12 @@ class Dest(IntEnum):
     RA_SIGN = 5        # the return address becomes signed (src_off 1) or authenticated (0)
 
 
-@dataclass(frozen=True, slots=True)
-class StackOp:
-    """One effect on the stack or a tracked register: dest <- src."""
+class StackOp(NamedTuple):
+    """One effect on the stack or a tracked register: dest <- src.
+
+    Facts are immutable records; the two made once per instruction are named
+    tuples rather than frozen dataclasses because a frozen dataclass costs three
+    times as much to build, and a kernel object has tens of thousands of them."""
     src: Src
     dest: Dest
     src_reg: int = 0
@@ -75,8 +79,7 @@ class StackOp:
                                            self.dest.name, self.dest_reg, self.dest_off)
 
 
-@dataclass(frozen=True, slots=True)
-class Insn:
+class Insn(NamedTuple):
     """The facts about one decoded instruction.
 
     `offset` is relative to its section.  `immediate` is the PC-relative

@@ -12,6 +12,7 @@ rdi 5, rbp 6, rsp 7, r8-r15 8-15), not the encoding's order.
 """
 from __future__ import annotations
 
+import struct
 from typing import Callable
 
 from orcgen.insn import DecodeFailure, Dest, Insn, Kind, Src, StackOp
@@ -31,6 +32,9 @@ _INTERESTING = frozenset(
      0xEB, 0xFC, 0xFD, 0xFF]
     + list(range(0x50, 0x60)) + list(range(0x70, 0x80)) + list(range(0x80, 0x84)))
 
+# First bytes that need a closer look: the interesting opcodes, legacy prefixes, REX.
+_SPECIAL_FIRST = _INTERESTING | LEGACY_PREFIXES | frozenset(range(0x40, 0x50))
+
 _PUSH_CONST = StackOp(Src.CONST, Dest.PUSH)
 _POP_MEM = StackOp(Src.POP, Dest.MEM)
 _PUSHF = StackOp(Src.CONST, Dest.PUSHF)
@@ -39,7 +43,33 @@ _LEAVE = (StackOp(Src.REG, Dest.REG, src_reg=BP, dest_reg=SP),
           StackOp(Src.POP, Dest.REG, dest_reg=BP))
 _IRET_IN_FUNC = (StackOp(Src.ADD, Dest.REG, src_reg=SP, src_off=40, dest_reg=SP),)
 _PUSH_REG = tuple((StackOp(Src.REG, Dest.PUSH, src_reg=HW2DW[r]),) for r in range(16))
+# mov %src, %dst (89 /r, register form, REX.W), by hardware register numbers
+_MOV_RR = tuple(tuple((StackOp(Src.REG, Dest.REG, src_reg=HW2DW[s], dest_reg=HW2DW[d]),)
+                      for d in range(16)) for s in range(16))
+_SIMPLE = {0xC3: Kind.RETURN, 0xC2: Kind.RETURN, 0xCC: Kind.TRAP, 0x90: Kind.NOP}
 _POP_REG = tuple((StackOp(Src.POP, Dest.REG, dest_reg=HW2DW[r]),) for r in range(16))
+
+
+def _can_read_structs(capstone) -> bool:
+    try:
+        import ctypes
+        return (ctypes.sizeof(capstone._cs_insn) == _INSN_STRUCT.size
+                and capstone._cs_insn.size.offset == 16 and hasattr(capstone._cs, "cs_free"))
+    except Exception:
+        return False
+
+
+# struct cs_insn (capstone 5): id u32, address u64 (at 8), size u16 (at 16), ...; 248 bytes
+_INSN_STRUCT = struct.Struct("<16xH230x")
+
+
+def _is_nopw(code: bytes, off: int, size: int) -> bool:
+    """66 [2e|66 ...] 0f 1f /0: the multi-byte NOPs compilers pad with."""
+    p = off
+    end = off + size
+    while p < end and code[p] in (0x66, 0x2E):
+        p += 1
+    return p + 1 < end and code[p] == 0x0F and code[p + 1] == 0x1F
 
 
 def _s8(b: int) -> int:
@@ -57,6 +87,27 @@ class X86Decoder:
         import capstone  # deferred: a warm cache run never pays for the import
         self._md = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_64)
         self._cs = capstone
+        self._sizes = self._sizes_from_struct_array if _can_read_structs(capstone) else \
+            self._sizes_from_lite
+
+    # capstone's disasm_lite builds a mnemonic and an operand string per
+    # instruction, which orcgen throws away; reading the length field out of
+    # cs_disasm's struct array (in C, with struct.iter_unpack) skips that work.
+    def _sizes_from_struct_array(self, buf: bytes, start: int) -> list[int]:
+        import ctypes
+        cs = self._cs
+        insns = ctypes.POINTER(cs._cs_insn)()
+        n = cs._cs.cs_disasm(self._md.csh, buf, len(buf), start, 0, ctypes.byref(insns))
+        if n <= 0:
+            return []
+        try:
+            raw = ctypes.string_at(insns, n * _INSN_STRUCT.size)
+        finally:
+            cs._cs.cs_free(insns, n)
+        return [t[0] for t in _INSN_STRUCT.iter_unpack(raw)]
+
+    def _sizes_from_lite(self, buf: bytes, start: int) -> list[int]:
+        return [size for _a, size, _m, _o in self._md.disasm_lite(buf, start)]
 
     def disassemble(self, code: bytes, offset: int) -> list[tuple[int, int, str]]:
         """(offset, length, text) for people: AT&T syntax, as objdump and objtool print it."""
@@ -82,22 +133,77 @@ class X86Decoder:
 
     def _decode_run(self, code: bytes, start: int, in_func: Callable[[int], bool],
                     out: list[Insn]) -> int:
-        """Decode from `start` until capstone stops; return where it stopped."""
+        """Decode from `start` until capstone stops; return where it stopped.
+
+        The loop answers the encodings that make up most kernel code (64-bit
+        moves that cannot touch the stack, call, jcc, jmp, push/pop, ret) in line,
+        with the facts the general path below would give; anything else goes
+        through the general path, which follows objtool case by case."""
         append = out.append
+        new = tuple.__new__
+        special = _SPECIAL_FIRST
+        other, call, jcc, jmp = Kind.OTHER, Kind.CALL, Kind.JUMP_COND, Kind.JUMP_UNCOND
+        push_call = (_PUSH_CONST,)
+        mov_rr = _MOV_RR
+        push_reg, pop_reg = _PUSH_REG, _POP_REG
+        simple = _SIMPLE
         interesting = _INTERESTING
-        legacy = LEGACY_PREFIXES
-        end = start
-        buf = code if start == 0 else code[start:]
-        for off, size, _m, _o in self._md.disasm_lite(buf, start):
-            end = off + size
+        nop = Kind.NOP
+        no_ops = ()
+        off = start
+        for size in self._sizes(code if start == 0 else code[start:], start):
             b = code[off]
-            if b in interesting:
+            if b not in special:
+                append(new(Insn, (off, size, other, 0, no_ops)))
+            elif 0x48 <= b <= 0x4F and size >= 3 and code[off + 1] in (0x89, 0x8B):
+                modrm = code[off + 2]
+                if modrm >= 0xC0:                               # register form
+                    if code[off + 1] == 0x89:
+                        ops = mov_rr[((modrm >> 3) & 7) + 8 * ((b >> 2) & 1)][(modrm & 7) + 8 * (b & 1)]
+                    else:
+                        ops = no_ops                            # 8b /r register form: ignored
+                    append(new(Insn, (off, size, other, 0, ops)))
+                elif (modrm & 7) not in (4, 5) and not (code[off + 1] == 0x89 and
+                                                        ((modrm >> 3) & 7) == 4 and not b & 4):
+                    append(new(Insn, (off, size, other, 0, no_ops)))   # memory not based on sp/bp
+                else:
+                    append(self._classify(code, off, size, in_func))
+            elif b == 0xE8 and size == 5:
+                append(new(Insn, (off, 5, call, _sint(code, off + 1, off + 5), push_call)))
+            elif 0x70 <= b <= 0x7F:
+                append(new(Insn, (off, size, jcc, _s8(code[off + size - 1]), no_ops)))
+            elif b == 0x0F and size == 6 and 0x80 <= code[off + 1] <= 0x8F:
+                append(new(Insn, (off, 6, jcc, _sint(code, off + 2, off + 6), no_ops)))
+            elif b == 0xEB:
+                append(new(Insn, (off, size, jmp, _s8(code[off + 1]), no_ops)))
+            elif b == 0xE9 and size == 5:
+                append(new(Insn, (off, 5, jmp, _sint(code, off + 1, off + 5), no_ops)))
+            elif 0x50 <= b <= 0x57:
+                append(new(Insn, (off, size, other, 0, push_reg[b & 7])))
+            elif 0x58 <= b <= 0x5F:
+                append(new(Insn, (off, size, other, 0, pop_reg[b & 7])))
+            elif b in simple:
+                append(new(Insn, (off, size, simple[b], 0, no_ops)))
+            elif 0x40 <= b <= 0x4F and size >= 2:                # one REX prefix
+                op = code[off + 1]
+                if op not in interesting:
+                    append(new(Insn, (off, size, other, 0, no_ops)))
+                elif 0x50 <= op <= 0x57:
+                    append(new(Insn, (off, size, other, 0, push_reg[(op & 7) + 8 * (b & 1)])))
+                elif 0x58 <= op <= 0x5F:
+                    append(new(Insn, (off, size, other, 0, pop_reg[(op & 7) + 8 * (b & 1)])))
+                else:
+                    append(self._decode(code, off, size, 1, b, b"", in_func))
+            elif b == 0x0F and size >= 3 and code[off + 1] in (0x1F, 0x0D):
+                append(new(Insn, (off, size, nop, 0, no_ops)))       # nopl / nopw
+            elif b == 0x66 and size >= 4 and _is_nopw(code, off, size):
+                append(new(Insn, (off, size, nop, 0, no_ops)))
+            elif b in interesting:
                 append(self._decode(code, off, size, 0, 0, b"", in_func))
-            elif b in legacy or 0x40 <= b <= 0x4F:
-                append(self._classify(code, off, size, in_func))
             else:
-                append(Insn(off, size, Kind.OTHER))
-        return end
+                append(self._classify(code, off, size, in_func))
+            off += size
+        return off
 
     def _classify(self, code: bytes, off: int, size: int, in_func: Callable[[int], bool]) -> Insn:
         """Facts for an instruction that may start with prefixes."""

@@ -74,6 +74,7 @@ def test_kbuild_command_line():
     (["-h", "--orc", "x.o"], {"orc"}, ["jump_label", "noinstr", "skylake"], 0),
     (["--hacks", "x.o"], set(), ["jump_label", "noinstr", "skylake"], 0),
     (["--hacks=skylake,jump_label", "x.o"], set(), ["jump_label", "skylake"], 0),
+    (["--hacks=skylake", "--hacks", "x.o"], set(), ["skylake", "jump_label", "noinstr"], 0),
     (["--orc", "--prefix", "16", "x.o"], {"orc"}, [], 16),
     (["--orc", "x.o", "--stackval"], {"orc", "stackval"}, [], 0),   # options after the file
     (["--orc", "--", "-x.o"], {"orc"}, [], 0),

@@ -66,8 +66,8 @@ class UsageError(Exception):
 
 @dataclass
 class ObjtoolArgs:
-    """objtool's command line, parsed: the flags given, the file, and the
-    option strings as written (for the notice, which quotes them)."""
+    """objtool's command line, parsed: boolean options by their long names,
+    the --hacks enabled, --prefix, --dump, and the non-option words (files)."""
     flags: set[str] = field(default_factory=set)
     hacks: list[str] = field(default_factory=list)
     prefix: int = 0
@@ -108,9 +108,9 @@ def parse(argv: list[str]) -> ObjtoolArgs:
     """objtool 6.12's parse_options() over `argv` (OBJTOOL_ARGS first, as objtool)."""
     a = ObjtoolArgs()
     env = os.environ.get("OBJTOOL_ARGS")
-    words = (env.split(" ")[:15] if env else []) + list(argv)
     if argv and argv[0] == "check":           # objtool < 5.19 had subcommands
-        words.remove("check")
+        argv = argv[1:]
+    words = (env.split(" ")[:15] if env else []) + list(argv)
     it = iter(words)
     only_files = False
     for w in it:
@@ -121,7 +121,7 @@ def parse(argv: list[str]) -> ObjtoolArgs:
         elif w.startswith("--"):
             name, eq, val = w[2:].partition("=")
             if name == "hacks":
-                a.hacks += _hacks(val if eq else None)
+                a.hacks = _merge(a.hacks, _hacks(val if eq else None))
             elif name == "dump":
                 if eq and val != "orc":
                     raise UsageError("option `dump' has an invalid value")   # parse_dump() -> -1
@@ -145,12 +145,16 @@ def parse(argv: list[str]) -> ObjtoolArgs:
             for k, c in enumerate(w[1:]):
                 if c == "h":                  # -h is --hacks, with an optional attached value
                     rest = w[2 + k:]
-                    a.hacks += _hacks(rest or None)
+                    a.hacks = _merge(a.hacks, _hacks(rest or None))
                     break
                 if c not in _SHORT:
                     raise UsageError("unknown switch `%s'" % c)
                 a.flags.add(_SHORT[c])
     return a
+
+
+def _merge(have: list[str], more: list[str]) -> list[str]:
+    return have + [h for h in more if h not in have]
 
 
 def _hacks(val: str | None) -> list[str]:

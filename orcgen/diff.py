@@ -469,6 +469,7 @@ class _Diff:
             entries.append((i, row, p.cfi[i] is not None and row is not None, checks))
         self.name_kinds(fde, entries)
         self.noreturns(fde, entries)
+        self.entry_state(fde, entries)
         self.count(entries)
         self.runs(fde, entries)
 
@@ -530,6 +531,24 @@ class _Diff:
                     mark(t, marked[src])
                     changed = True
 
+    def entry_state(self, fde: Fde, entries: list) -> None:
+        """An FDE whose first row, at its function's entry, is not the ABI's
+        entry state declares a function entered some other way (glibc's PLT
+        trampolines start with two more words on the stack).  The interpreter
+        assumes a call, so its states there say nothing: not determined."""
+        if not entries:
+            return
+        i = entries[0][0]
+        f = self.p.func(i)
+        first = entries[0][3]
+        if f is None or f.pfunc is not f or self.p.insn[i].offset != f.offset or \
+                not any(c.aspect == "cfa" and c.status == "disagree" for c in first):
+            return
+        for _, _, _, cs in entries:
+            for n, c in enumerate(cs):
+                if c.status == "disagree" and c.aspect != "coverage":
+                    cs[n] = replace(c, status="undetermined", kind="entry-state", info=(i,))
+
     def count(self, entries: list) -> None:
         for i, row, has, checks in entries:
             t = self.tally(i)
@@ -563,7 +582,7 @@ class _Diff:
             keys: dict[tuple, list] = {}
             for c in checks:
                 k = (c.aspect, -1 if c.aspect == "reg" and c.reg != self.abi.fp else c.reg, c.status, c.kind)
-                if c.kind == "noreturn-call":          # one finding, whatever it touches
+                if c.kind in ("noreturn-call", "entry-state"):     # one finding, whatever it touches
                     k = ("state", -1, c.status, c.kind)
                 keys.setdefault(k, [c, set()])[1].add(c.reg)
             contiguous = prev_i is not None and i == prev_i + 1 and self.p.func(i) is self.p.func(prev_i)
@@ -672,8 +691,9 @@ class _Diff:
         return out + self._rev.get(j, [])
 
     def changed_by(self, i: int, chk: Check) -> int:
-        """The instruction whose effect set the computed value at i: walk back
-        along predecessors while the state (for this aspect) stays the same."""
+        """The instruction whose effect set the computed value at i: the nearest
+        predecessor (breadth first, backwards along the CFG) whose state differs
+        in this aspect; -1 when every path back keeps it (the entry state)."""
         p = self.p
         if p.cfi[i] is None or chk.aspect in ("state", "coverage"):
             return -1
@@ -682,20 +702,16 @@ class _Diff:
         else:
             r = self.abi.ra if chk.aspect == "ra" else chk.reg
             key = lambda c: (c.regs[2 * r], c.regs[2 * r + 1])  # noqa: E731
-        cur, j, seen = key(p.cfi[i]), i, {i}
-        while True:
-            nxt = -1
+        cur, todo, seen = key(p.cfi[i]), [i], {i}
+        for j in todo:                       # grows while it is walked: a BFS
             for q in self.preds(j):
-                if p.cfi[q] is None:
+                if p.cfi[q] is None or q in seen:
                     continue
                 if key(p.cfi[q]) != cur:
                     return q
-                if nxt < 0 and q not in seen:
-                    nxt = q
-            if nxt < 0:
-                return -1
-            seen.add(nxt)
-            j = nxt
+                seen.add(q)
+                todo.append(q)
+        return -1
 
     def entry_ref(self, i: int) -> str:
         f = self.p.func(i)

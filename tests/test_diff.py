@@ -119,6 +119,12 @@ def test_noreturn_call_recognised_from_the_cfi():
     assert any(d.kind == "no-state:walk-stopped" for d in ds)     # objtool stops at the mismatch
 
 
+def test_nonstandard_entry_state_is_not_determined():
+    (d,) = by_function(report(CFI))["tramp"]
+    assert (d.cls, d.kind, d.first, d.declared) == (UNDET, "entry-state", "tramp+0x0", "rsp+24")
+    assert not d.breaks_unwinding
+
+
 def test_code_without_fde_is_a_coverage_gap():
     (d,) = by_function(report(CFI))["no_fde"]
     assert (d.cls, d.kind, d.instructions, d.breaks_unwinding) == (COVER_CLS, "no-fde", 3, True)

@@ -90,6 +90,9 @@ def _undetermined(d: Disagreement) -> str:
         "unknown-base": "the declared CFA (%s) is based on %s, whose value the interpreter does not relate to "
                         "the CFA (computed CFA %s)" % (d.declared, d.related, d.computed),
         "computed-undefined": "the interpreter's CFA is undefined here",
+        "entry-state": "the CFI declares %s is entered with a frame other than a call's (CFA %s at its first "
+                       "instruction); the interpreter assumes a call, so nothing in it is compared"
+                       % (d.function, d.declared if d.aspect == "cfa" else "not the entry one"),
     }
     return "not determined: " + fixed.get(k, "%s: declared %s, computed %s" % (k, d.declared, d.computed))
 

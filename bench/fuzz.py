@@ -3,6 +3,7 @@
 """The long fuzz run: many mutated objects through every orcgen command.
 
     python bench/fuzz.py --count 10000 --timeout 10 [--jobs 2] [--out DIR]
+    python bench/fuzz.py --atheris -- -timeout=10 -runs=10000 CORPUS_DIR   (coverage-guided)
 
 Input number N is made by tests/fuzzgen.py from random.Random("SEED:N"), so any
 input can be made again with `--start N --count 1`.  Each input runs in-process
@@ -113,6 +114,59 @@ def save(out: str, kind: str, n: int, case: fuzzgen.Case, text: str, seed: str) 
     return base
 
 
+class FdpChooser:
+    """Choices from an atheris FuzzedDataProvider, so libFuzzer's byte mutations
+    steer the same structure-aware generator."""
+
+    def __init__(self, fdp) -> None:
+        self.fdp = fdp
+
+    def int(self, lo: int, hi: int) -> int:
+        return self.fdp.ConsumeIntInRange(lo, hi)
+
+    def choice(self, seq):
+        return seq[self.fdp.ConsumeIntInRange(0, len(seq) - 1)]
+
+    def bytes(self, n: int) -> bytes:
+        return self.fdp.ConsumeBytes(n).ljust(n, b"\0")
+
+
+def atheris_main(seeds: list[str], libfuzzer_args: list[str]) -> int:
+    """Coverage-guided: libFuzzer (atheris) drives the generator; orcgen is
+    instrumented.  Pass libFuzzer's own options after `--`, e.g.
+    `-- -timeout=10 -runs=10000 -artifact_prefix=bench/fuzz-out/ CORPUS_DIR`."""
+    import importlib
+    import pkgutil
+
+    import atheris
+    import orcgen
+    for mod in pkgutil.walk_packages(orcgen.__path__, "orcgen."):
+        try:
+            importlib.import_module(mod.name)
+        except ImportError:
+            pass
+    atheris.instrument_all()
+    tmp = tempfile.mkdtemp(prefix="orcgen-atheris-")
+    good_runs = fuzzgen.good_runs_for(GOOD)
+
+    def one_input(data: bytes) -> None:
+        case = fuzzgen.generate(FdpChooser(atheris.FuzzedDataProvider(data)), seeds)
+        path = os.path.join(tmp, "input.a" if case.is_archive else "input.o")
+        with open(path, "wb") as f:
+            f.write(case.data)
+        try:
+            fuzzgen.exercise(path, case.is_archive, GOOD, good_runs)
+        except BaseException:
+            sys.stderr.write("input: %s\n" % case.describe())
+            raise
+        finally:
+            os.unlink(path)
+
+    atheris.Setup([sys.argv[0]] + libfuzzer_args, one_input)
+    atheris.Fuzz()
+    return 0
+
+
 class Slot:
     def __init__(self, ctx, seed, seeds, mem_limit) -> None:
         self.conn, child = ctx.Pipe()
@@ -139,6 +193,12 @@ def main(argv=None) -> int:
     ap.add_argument("--no-cache", action="store_true",
                     help="run without orcgen's on-disk cache (default: a fresh cache for this run)")
     ap.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
+    ap.add_argument("--atheris", action="store_true",
+                    help="coverage-guided instead (needs `pip install atheris`): libFuzzer options "
+                         "after --, e.g. -- -timeout=10 -runs=10000 CORPUS_DIR")
+    argv = sys.argv[1:] if argv is None else list(argv)
+    libfuzzer_args = argv[argv.index("--") + 1:] if "--" in argv else []
+    argv = argv[:argv.index("--")] if "--" in argv else argv
     args = ap.parse_args(argv)
     # The inputs go through the cache as a user's would, but not into the user's cache.
     cache_tmp = None
@@ -151,6 +211,8 @@ def main(argv=None) -> int:
     seeds = fuzzgen.fixture_paths(args.arch or ("x86_64", "arm64"))
     if not seeds:
         ap.error("no fixtures found under %s" % fuzzgen.FIXTURES)
+    if args.atheris:
+        return atheris_main(seeds, libfuzzer_args)
     ctx = mp.get_context("fork")
     slots = [Slot(ctx, args.seed, seeds, args.mem_limit) for _ in range(max(1, args.jobs))]
     todo = collections.deque(range(args.start, args.start + args.count))

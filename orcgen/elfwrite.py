@@ -171,6 +171,10 @@ class _Writer:
         for i, s in enumerate(self.sh):
             if s.type != SHT_NOBITS and i and s.offset + s.size > len(data):
                 raise ElfWriteError("section #%d runs past the end of the file" % i)
+            if s.type != SHT_NOBITS and i and s.size and (s.align & (s.align - 1) or s.align > len(data)):
+                # a moved section is padded to its alignment: bound it by the file
+                raise ElfWriteError("section #%d has alignment %#x (not a power of two, or beyond "
+                                    "the file)" % (i, s.align))
         tabs = [i for i, s in enumerate(self.sh) if s.type == SHT_SYMTAB]
         if len(tabs) > 1:
             raise ElfWriteError("more than one SHT_SYMTAB section")

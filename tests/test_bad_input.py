@@ -401,7 +401,9 @@ needs_write = pytest.mark.skipif(not fuzzgen.can_write(), reason="orcgen orc has
                                        ("has-orc", (lambda ed: (ed.add(".orc_unwind", 1, 2, b"\0" * 6),
                                                                 ed.add(".orc_unwind_ip", 1, 2, b"\0" * 4),
                                                                 ed.build())[2])(ElfEditor(BASE))),
-                                       ("undecodable", CASES[[c[0] for c in CASES].index("undecodable")][1])])
+                                       ("undecodable", CASES[[c[0] for c in CASES].index("undecodable")][1]),
+                                       ("symtab-aligned-2^40", set_shdr(BASE, ".symtab", "sh_addralign", 1 << 40)),
+                                       ("symtab-aligned-3", set_shdr(BASE, ".symtab", "sh_addralign", 3))])
 def test_write_that_does_not_happen_changes_nothing(tmp_path, name, data):
     path = _write(tmp_path, name + ".o", data)
     rc, out, err = run_cli(["orc", "--write", path])

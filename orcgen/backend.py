@@ -36,6 +36,10 @@ class Abi:
     # Frame records {fp, ra} addressed by FP (AAPCS64): FP may be set to SP + n
     # pointing at the record, not only to SP right after the record is pushed.
     frame_records: bool = False
+    # Which saved registers two paths must agree on where they meet.  objtool
+    # (x86-64) requires all of them; an unwinder needs only the CFA, the frame
+    # pointer and the return address, which is what arm64's validation checks.
+    joins_compare_all_saved: bool = True
 
     def reg_name(self, reg: int) -> str:
         return {UNDEFINED: "undef", CFA: "cfa", SP_INDIRECT: "(sp)", BP_INDIRECT: "(fp)"}.get(

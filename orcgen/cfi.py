@@ -371,7 +371,8 @@ def mismatch(a: Cfi, b: Cfi, abi: Abi) -> str | None:
         return "stack state mismatch: cfa1=%s cfa2=%s" % (where(a.cfa_base, a.cfa_offset),
                                                           where(b.cfa_base, b.cfa_offset))
     if a.regs != b.regs:
-        for r in range(len(a.regs) // 2):
+        regs = range(len(a.regs) // 2) if abi.joins_compare_all_saved else (abi.fp, abi.ra)
+        for r in regs:
             if a.reg(r) != b.reg(r):
                 return "stack state mismatch: %s saved at %s on one path, at %s on another" % (
                     abi.reg_name(r), where(*a.reg(r)), where(*b.reg(r)))

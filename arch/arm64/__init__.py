@@ -36,7 +36,7 @@ class Arm64Backend:
     machine = EM_AARCH64
     abi = Abi(sp=31, fp=29, ra=30, num_regs=96, callee_saved=CALLEE_SAVED,
               cfa_offset_at_entry=0, ra_rule_at_entry=(UNDEFINED, 0), reg_names=REG_NAMES,
-              frame_records=True)
+              frame_records=True, joins_compare_all_saved=False)
     special_sections = (
         # struct alt_instr { s32 orig_offset; s32 alt_offset; u16 cpucap; u8 orig_len; u8 alt_len; }
         SpecialLayout(".altinstructions", 12, orig=0, new=4, group=True, orig_len=10,

@@ -47,18 +47,24 @@ def switch_targets(p, i: int) -> list[int] | None:
     chain = list(range(i - 1, lo - 1, -1))
 
     def writer(r: int, start: int):
+        """The nearest earlier instruction writing r: within the window (its
+        position in `chain`), else anywhere earlier in the function (-2)."""
         for j in chain[start:]:
             if p.func(j) is not f:
                 return None, -1
             w = words[p.insn[j].offset // 4]
             if (w & 31) == r and not _is_store_or_branch(w):
                 return w, chain.index(j)
-        return None, -1
+        j = _writer_before(p, words, chain[-1] if chain else i, r)
+        if j < 0:
+            return None, -1
+        chain.append(j)                      # make it addressable like the others
+        return words[p.insn[j].offset // 4], len(chain) - 1
 
     w_add, at = writer(reg, 0)
     if w_add is None:
         return None
-    if (w_add & 0xFFE0FC00) == 0xF8607800:                                           # ldr xT, [xB, xI, lsl #3]
+    if (w_add & 0xFFE01C00) == 0xF8601800:                            # ldr xT, [xB, xI{, ext} #3]
         return _absolute_table(p, words, f, chain[at], (w_add >> 5) & 31)
     if (w_add & 0x7FE00000) == 0x0B200000 or (w_add & 0xFFE00000) == 0x8B200000:   # add (extended)
         ext, shift = (w_add >> 13) & 7, (w_add >> 10) & 7
@@ -87,9 +93,12 @@ def switch_targets(p, i: int) -> list[int] | None:
     signed_load = opc in (2, 3)
     tab_reg = (w_ld >> 5) & 31
     w_lo, at_lo = writer(tab_reg, at_ld + 1)
-    if w_lo is None or (w_lo & 0xFF800000) != 0x91000000:                            # add x, x, #lo12
+    if w_lo is None:
         return None
-    r = p.reloc_in(chain[at_lo])
+    j_lo = _through_spill(p, words, f, chain[at_lo], w_lo)
+    if j_lo < 0:
+        return None
+    r = p.reloc_in(j_lo)
     if r is None or r.type != R_AARCH64_ADD_ABS_LO12_NC:
         return None
     rs = p.reloc_sym(r)
@@ -99,7 +108,7 @@ def switch_targets(p, i: int) -> list[int] | None:
     table_off = rs.offset + r.addend
     data = p.elf.section_data(tsec)
     count = _bound(p, words, chain, f, at_ld)
-    limit = count if count is not None else 4096
+    limit = count if count is not None else _room(p, tsec, table_off, size)
     out: list[int] = []
     seen = set()
     for n in range(limit):
@@ -121,28 +130,60 @@ def switch_targets(p, i: int) -> list[int] | None:
     return out or None
 
 
-def _absolute_table(p, words, f, at: int, base_reg: int) -> list[int] | None:
-    """Computed gotos: `ldr xT, [xB, xI, lsl #3]; br xT` with xB set once, anywhere
-    earlier in the function, by `add xB, xB, :lo12:table`, and a table of absolute
-    addresses (one ABS64 relocation each) that all lead into the same function."""
-    j = p.prev_same_sym(at)
+def _writer_before(p, words, i: int, r: int) -> int:
+    """The nearest instruction before i in the same function that writes r, in
+    address order (straight-line code; the table base is set once)."""
+    j = p.prev_same_sym(i)
     while j >= 0:
         w = words[p.insn[j].offset // 4]
-        if (w & 31) == base_reg and not _is_store_or_branch(w):
-            break
+        if (w & 31) == r and not _is_store_or_branch(w):
+            return j
         j = p.prev_same_sym(j)
-    if j < 0 or (w & 0xFF800000) != 0x91000000:
-        return None
-    r = p.reloc_in(j)
-    if r is None or r.type != R_AARCH64_ADD_ABS_LO12_NC:
-        return None
-    rs = p.reloc_sym(r)
-    if rs.sec not in p.rodata:
-        return None
-    table = p.elf.sections[rs.sec]
+    return -1
+
+
+def _through_spill(p, words, f, j: int, w: int) -> int:
+    """The `add xT, xT, :lo12:table` that produced the value written at j, looking
+    through one spill: `ldr xT, [sp, #n]` after `str xS, [sp, #n]`."""
+    if (w & 0xFF800000) == 0x91000000:                          # add (immediate)
+        return j
+    if (w & 0xFFC003E0) == 0xF94003E0:                          # ldr xT, [sp, #n]
+        store = 0xF90003E0 | (w & 0x3FFC00)                     # str x?, [sp, #n]
+        for k in p.func_insns(f):
+            if p.insn[k].offset >= p.insn[j].offset:
+                break
+            wk = words[p.insn[k].offset // 4]
+            if (wk & 0xFFFFFFE0) == store:
+                src = _writer_before(p, words, k, wk & 31)
+                if src >= 0 and (words[p.insn[src].offset // 4] & 0xFF800000) == 0x91000000:
+                    return src
+    return -1
+
+
+def _absolute_table(p, words, f, at: int, base_reg: int) -> list[int] | None:
+    """Computed gotos: `ldr xT, [xB, xI, lsl|sxtw #3]; br xT` with xB set by
+    `add xB, xB, :lo12:table` somewhere earlier in the function, and a table of
+    absolute addresses (one ABS64 relocation each) all leading into the function.
+
+    The base is found by the nearest earlier write in address order; where that
+    is some other write (a restore on another path), by the only table reference
+    the function ever loads into that register."""
+    j = _writer_before(p, words, at, base_reg)
+    table = _table_ref(p, words, j) if j >= 0 else None
+    if table is None:
+        refs = set()
+        for k in p.func_insns(f):
+            w = words[p.insn[k].offset // 4]
+            if (w & 31) == base_reg and (w & 0xFF800000) == 0x91000000:
+                t = _table_ref(p, words, k)
+                if t is not None:
+                    refs.add(t)
+        if len(refs) != 1:
+            return None
+        table = refs.pop()
+    tsec, expect = table
     out: list[int] = []
-    expect = rs.offset + r.addend
-    for e in p.elf.relocs(table).from_offset(expect):
+    for e in p.elf.relocs(p.elf.sections[tsec]).from_offset(expect):
         if e.offset != expect:
             break
         ts = p.reloc_sym(e)
@@ -155,6 +196,19 @@ def _absolute_table(p, words, f, at: int, base_reg: int) -> list[int] | None:
     return out or None
 
 
+def _table_ref(p, words, j: int):
+    """(section, offset) of a read-only table that `add x, x, :lo12:sym` at j refers to."""
+    if (words[p.insn[j].offset // 4] & 0xFF800000) != 0x91000000:
+        return None
+    r = p.reloc_in(j)
+    if r is None or r.type != R_AARCH64_ADD_ABS_LO12_NC:
+        return None
+    rs = p.reloc_sym(r)
+    if rs.sec not in p.rodata:
+        return None
+    return rs.sec, rs.offset + r.addend
+
+
 def _extend(v: int, ext: int) -> int:
     bits = (8, 16, 32, 64)[ext & 3]
     v &= (1 << bits) - 1
@@ -162,24 +216,68 @@ def _extend(v: int, ext: int) -> int:
 
 
 def _bound(p, words, chain, f, start) -> int | None:
-    """N + 1 from the `cmp wI, #N; b.hi` guard above the table load, if found."""
-    for pos in range(start, len(chain)):
+    """The entry count from the range check guarding the table: a `cmp wI, #N`
+    and a conditional branch, either falling through into the table's basic block
+    (b.hi / b.hs to the default) or jumping to it (b.ls / b.lo)."""
+    from orcgen.insn import Kind
+    block = -1
+    for pos in range(start, len(chain)):               # the table's basic block
         j = chain[pos]
         if p.func(j) is not f:
-            return None
-        w = words[p.insn[j].offset // 4]
-        if (w & 0x7F80001F) == 0x7100001F:                 # cmp (subs wzr/xzr, wN, #imm)
-            imm = ((w >> 10) & 0xFFF) << (12 if (w >> 22) & 1 else 0)
-            for nxt in (j + 1, j + 2):
-                wb = words[p.insn[nxt].offset // 4] if nxt < p.sec_of[j].end else 0
-                if (wb & 0xFF000010) == 0x54000000:
-                    cond = wb & 15
-                    if cond in (8, 9):                      # b.hi to default / b.ls to the table
-                        return imm + 1
-                    if cond in (2, 3):                      # b.hs to default / b.lo to the table
-                        return imm
-            return None
+            break
+        if p.kind[j] in (Kind.JUMP_UNCOND, Kind.JUMP_DYNAMIC, Kind.RETURN):
+            break
+        block = j
+        n = _guard(p, words, j, fall_through=True)
+        if n is not None:
+            return n
+    if block < 0:
+        return None
+    for j in p.func_insns(f):                          # branches into the block
+        if p.jump_dest[j] == block and p.kind[j] == Kind.JUMP_COND:
+            n = _guard(p, words, j, fall_through=False)
+            if n is not None:
+                return n
     return None
+
+
+def _guard(p, words, j: int, fall_through: bool) -> int | None:
+    """If instruction j is `b.cond` right after `cmp wI, #N` (or j is that cmp and a
+    b.cond follows), the number of table entries it lets through."""
+    cs = p.sec_of[j]
+    for c, b in ((j, j + 1), (j, j + 2), (j - 1, j), (j - 2, j)):
+        if not (cs.first <= c < cs.end and cs.first <= b < cs.end):
+            continue
+        wc, wb = words[p.insn[c].offset // 4], words[p.insn[b].offset // 4]
+        if (wc & 0x7F80001F) != 0x7100001F or (wb & 0xFF000010) != 0x54000000:
+            continue
+        imm = ((wc >> 10) & 0xFFF) << (12 if (wc >> 22) & 1 else 0)
+        cond = wb & 15
+        if fall_through and b != j and b != j + 1 and b != j + 2:
+            continue
+        if (fall_through and cond == 8) or (not fall_through and cond == 9):
+            return imm + 1                             # index <= N reaches the table
+        if (fall_through and cond == 2) or (not fall_through and cond == 3):
+            return imm                                 # index < N
+    return None
+
+
+def _room(p, tsec, table_off: int, size: int) -> int:
+    """Entries until the next table the code refers to in the same section."""
+    starts = p.__dict__.setdefault("_arm64_tables", {}).get(tsec.index)
+    if starts is None:
+        starts = set()
+        for cs in p.code:
+            for r in p.elf.relocs(cs.sec).relocs:
+                if r.type == R_AARCH64_ADD_ABS_LO12_NC:
+                    rs = p.reloc_sym(r)
+                    if rs.sec == tsec.index:
+                        starts.add(rs.offset + r.addend)
+        starts = sorted(starts)
+        p._arm64_tables[tsec.index] = starts
+    nxt = [o for o in starts if o > table_off]
+    end = nxt[0] if nxt else tsec.size
+    return max(0, (end - table_off) // size)
 
 
 def _is_store_or_branch(w: int) -> bool:

@@ -171,8 +171,9 @@ class _Writer:
         for i, s in enumerate(self.sh):
             if s.type != SHT_NOBITS and i and s.offset + s.size > len(data):
                 raise ElfWriteError("section #%d runs past the end of the file" % i)
-            if s.type != SHT_NOBITS and i and s.size and (s.align & (s.align - 1) or s.align > len(data)):
-                # a moved section is padded to its alignment: bound it by the file
+            if i and s.size and s.type != SHT_NOBITS and _bad_align(s.align, len(data)):
+                # gABI: 0, 1 or a power of two.  A section that moves is padded to it,
+                # and libelf (objtool) pads every section to it: 2^63 cannot be honoured.
                 raise ElfWriteError("section #%d has alignment %#x (not a power of two, or beyond "
                                     "the file)" % (i, s.align))
         tabs = [i for i, s in enumerate(self.sh) if s.type == SHT_SYMTAB]
@@ -413,7 +414,10 @@ class _Writer:
         keep = self.shoff if self.shoff >= end_of_data and table_end == len(data) else len(data)
         out = bytearray(data[:keep])
 
-        def append(body: bytes, align: int) -> int:
+        def append(body: bytes, align: int, what: str = "") -> int:
+            if _bad_align(align, len(data)):          # a NewSection's, checked here
+                raise ElfWriteError("section %s has alignment %#x (not a power of two, or beyond "
+                                    "the file)" % (what, align))
             out.extend(bytes(-len(out) % max(align, 1)))
             off = len(out)
             out.extend(body)
@@ -426,14 +430,11 @@ class _Writer:
             if len(s.new_data) == old_size:
                 out[s.offset:s.offset + old_size] = s.new_data
             else:
-                s.offset = append(s.new_data, s.align)
+                s.offset = append(s.new_data, s.align, "#%d" % i)
                 s.size = len(s.new_data)
-        for h in new_headers:
-            if h.type == SHT_NOBITS:
-                out.extend(bytes(-len(out) % h.align))
-                h.offset = len(out)
-            else:
-                h.offset = append(h.new_data or b"", h.align)
+        for k, h in enumerate(new_headers):
+            where = "#%d" % (len(self.sh) + k)
+            h.offset = append(b"" if h.type == SHT_NOBITS else h.new_data or b"", h.align, where)
         headers = self.sh + new_headers
         total = len(headers)
         sec0 = headers[0]
@@ -490,6 +491,12 @@ class _Writer:
             elif sec.type == SHT_GROUP and sec.link == self.symtab and sec.index < len(before.sections):
                 if sec.info != old_to_new[before.sections[sec.index].info]:
                     raise ElfWriteError("group %s signature was not renumbered" % sec.name)
+
+
+def _bad_align(align: int, file_size: int) -> bool:
+    """Not 0, 1 or a power of two, or larger than both the file and 1 MiB: a
+    damaged header (a page- or THREAD_SIZE-aligned .data in a small object is not)."""
+    return bool(align & (align - 1)) or align > max(file_size, 1 << 20)
 
 
 def _uleb(v: int) -> bytes:

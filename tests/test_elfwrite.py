@@ -343,3 +343,23 @@ def test_same_object_as_objtool_orc(tmp_path, path):
     dumps = [subprocess.run([OBJTOOL, "--dump=orc", f], capture_output=True, text=True,
                             env=dict(os.environ, SRCARCH="x86")).stdout for f in (ours, theirs)]
     assert dumps[0] == dumps[1]
+
+
+def test_large_but_sane_alignments_are_kept(tmp_path):
+    """A 16 KiB-aligned (THREAD_SIZE) section in a small object is written around,
+    not refused; alignments no file can honour are refused (a fuzz find)."""
+    data = bytearray(open(CLANG, "rb").read())
+    assert len(data) < 1 << 14
+    elf = ElfFile(bytes(data))
+    text = elf.section_by_name(".text")
+    shoff = struct.unpack_from("<Q", data, 0x28)[0]
+    struct.pack_into("<Q", data, shoff + 64 * text.index + 48, 1 << 14)      # sh_addralign
+    obj = str(tmp_path / "aligned.o")
+    with open(obj, "wb") as f:
+        f.write(bytes(data))
+    assert write_orc(obj, ORC).status == "written"
+    out = open(obj, "rb").read()
+    assert struct.unpack_from("<Q", out, struct.unpack_from("<Q", out, 0x28)[0] + 64 * text.index + 48)[0] \
+        == 1 << 14
+    with pytest.raises(ElfWriteError, match="alignment 0x10000000000"):
+        add_to_elf(bytes(data), [NewSection(".x", SHT_PROGBITS, 0, b"x", addralign=1 << 40)])

@@ -124,6 +124,13 @@ class Cache:
 
 
 _shared: Cache | None = None
+# The cache commands use by default (set by the command line, None for library use).
+default: Cache | None = None
+
+
+def enable_default() -> None:
+    global default
+    default = shared()
 
 
 def shared() -> Cache | None:

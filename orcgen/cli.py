@@ -60,8 +60,8 @@ def main(argv: list[str] | None = None) -> int:
     if "--no-cache" in argv:
         argv = [a for a in argv if a != "--no-cache"]
     elif os.environ.get("ORCGEN_NO_CACHE") != "1":
-        from . import cache, pipeline
-        pipeline.default_cache = cache.shared()
+        from . import cache
+        cache.enable_default()
     mod = importlib.import_module("orcgen.commands." + name)
     ap = argparse.ArgumentParser(prog="orcgen " + name, description=COMMANDS[name])
     mod.add_arguments(ap)

@@ -35,10 +35,7 @@ class Result:
         return any(f.fatal for f in self.findings)
 
 
-# The cache analyze_elf() uses when its caller names none: None for library use;
-# the command line sets the shared on-disk cache unless told --no-cache.
-default_cache = None
-_DEFAULT = object()
+_DEFAULT = object()      # analyze_elf(cache=...) not given: orcgen.cache.default
 
 
 def analyze_elf(elf: ElfFile, opts: Options, keep_program: bool = False, cache=_DEFAULT) -> Result:
@@ -46,7 +43,8 @@ def analyze_elf(elf: ElfFile, opts: Options, keep_program: bool = False, cache=_
     analysed with the same bytes, options and orcgen version is answered from it,
     and decoding goes through the per-function decode cache."""
     if cache is _DEFAULT:
-        cache = default_cache
+        from . import cache as _c
+        cache = _c.default
     be = backend_for(elf.machine, elf.machine_name)
     rkey = None
     if cache is not None and not keep_program:

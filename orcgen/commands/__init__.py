@@ -2,6 +2,7 @@
 """One module per command; shared helpers for running the pipeline over files."""
 from __future__ import annotations
 
+import os
 import sys
 from typing import Callable, Iterable
 
@@ -21,30 +22,78 @@ def options_from(extra: list[str], ap, objtool_args: str | None = None):
     return opts.with_(orc=True)        # checking and listing always walk the code, as objtool --orc
 
 
-def for_each_object(files: Iterable[str], handle: Callable) -> int:
+def for_each_object(files: Iterable[str], handle: Callable, cache_as: str | None = None) -> int:
     """Run `handle(elf) -> status` on every object in `files` (archives: every member).
 
     An unreadable file or member is reported as `orcgen: error: NAME: reason`
     (status 2) and the run goes on with the next one.
+
+    With `cache_as` (a read-only command and its options), a file's whole output
+    is kept in the on-disk cache, keyed by its name, bytes and `cache_as`, and a
+    repeated run prints it without importing any analysis code.
     """
-    from ..pipeline import load_each
     status = 0
+    from .. import cache
     for path in files:
-        try:
-            objs = load_each(path)
-        except InputError as e:
-            status = max(status, error(path, e))
+        if cache_as and cache.default is not None:
+            status = max(status, _cached_output(cache.default, cache_as, path, handle))
+        else:
+            status = max(status, _one_file(path, handle))
+    return status
+
+
+def _cached_output(store, cache_as: str, path: str, handle: Callable) -> int:
+    import io
+    import marshal
+    import stat
+    from ..cache import key
+    try:
+        st = os.stat(path)
+        if not stat.S_ISREG(st.st_mode) or st.st_size > (1 << 30):
+            return _one_file(path, handle)      # devices, pipes, huge files: no caching
+        with open(path, "rb") as f:
+            data = f.read(st.st_size + 1)
+    except OSError:
+        return _one_file(path, handle)
+    k = key("output", cache_as, path, data)
+    blob = store.get(k)
+    if blob is not None:
+        status, out, err = marshal.loads(blob)
+        sys.stdout.write(out)
+        sys.stdout.flush()
+        sys.stderr.write(err)
+        return status
+    old = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = io.StringIO(), io.StringIO()
+    try:
+        status = _one_file(path, handle)
+        out, err = sys.stdout.getvalue(), sys.stderr.getvalue()
+    finally:
+        sys.stdout, sys.stderr = old
+    sys.stdout.write(out)
+    sys.stdout.flush()
+    sys.stderr.write(err)
+    store.put(k, marshal.dumps((status, out, err)))
+    return status
+
+
+def _one_file(path: str, handle: Callable) -> int:
+    from ..pipeline import load_each
+    try:
+        objs = load_each(path)
+    except InputError as e:
+        return error(path, e)
+    status = 0
+    for name, elf in objs:
+        if isinstance(elf, InputError):
+            status = max(status, error(name, elf))
             continue
-        for name, elf in objs:
-            if isinstance(elf, InputError):
-                status = max(status, error(name, elf))
-                continue
-            try:
-                status = max(status, handle(elf))
-            except InputError as e:
-                status = max(status, error(elf.name, e))
-            except RecursionError:
-                status = max(status, error(elf.name, InputError("control flow too deeply nested")))
+        try:
+            status = max(status, handle(elf))
+        except InputError as e:
+            status = max(status, error(elf.name, e))
+        except RecursionError:
+            status = max(status, error(elf.name, InputError("control flow too deeply nested")))
     return status
 
 

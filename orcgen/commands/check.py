@@ -14,13 +14,14 @@ def add_arguments(ap) -> None:
 
 
 def run(args, extra, ap) -> int:
-    from ..pipeline import analyze_elf
+    def analyze_elf(elf, opts):                 # imported only when a file is analysed
+        from ..pipeline import analyze_elf
+        return analyze_elf(elf, opts)
     opts = options_from(extra, ap, args.objtool_args)
-    out = sys.stdout
 
     def handle(elf) -> int:
         res = analyze_elf(elf, opts)
         for f in res.findings:
-            out.write(f.line(res.name) + "\n")
+            sys.stdout.write(f.line(res.name) + "\n")
         return 1 if res.findings else 0
-    return for_each_object(args.files, handle)
+    return for_each_object(args.files, handle, cache_as="check %r" % (opts,))

@@ -115,7 +115,9 @@ def write_orc(path: str, opts, dry_run: bool = False,
 
 
 def run(args, extra, ap) -> int:
-    from ..pipeline import analyze_elf
+    def analyze_elf(elf, opts):                 # imported only when a file is analysed
+        from ..pipeline import analyze_elf
+        return analyze_elf(elf, opts)
     opts = options_from(extra, ap)
     if args.dry_run and not args.write:
         ap.error("--dry-run only makes sense with --write")
@@ -129,7 +131,7 @@ def run(args, extra, ap) -> int:
         for row in res.orc or ():
             sys.stdout.write(row.text() + "\n")
         return 1 if res.fatal else 0
-    return for_each_object(args.files, handle)
+    return for_each_object(args.files, handle, cache_as="orc %r" % (opts,))
 
 
 def _run_write(files: list[str], opts, dry_run: bool) -> int:

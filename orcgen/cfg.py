@@ -398,6 +398,8 @@ def dead_end_function(p: Program, f: Sym | None, depth: int = 0) -> bool:
         return False
     if f.bind in (STB_GLOBAL, STB_WEAK) and (f.name in p.be.noreturns or _is_rust_noreturn(f.name)):
         return True
+    if f.name in p.opts.noreturns or (p.opts.userspace and f.name in USERSPACE_NORETURNS):
+        return True
     if f.bind == STB_WEAK or not f.len:
         return False
     start = p.find(f.sec, f.offset)
@@ -414,6 +416,15 @@ def dead_end_function(p: Program, f: Sym | None, depth: int = 0) -> bool:
             return dead_end_function(p, p.func(d), depth + 1)
     return True
 
+
+# C library and runtime functions that never return (with --userspace).
+USERSPACE_NORETURNS = frozenset("""
+exit _exit _Exit abort __assert_fail __assert_fail_base __assert_perror_fail __chk_fail
+__fortify_fail __stack_chk_fail __libc_fatal __pthread_unwind __pthread_exit pthread_exit
+_Unwind_Resume __cxa_throw __cxa_rethrow longjmp siglongjmp __longjmp_chk _dl_signal_error
+_dl_signal_exception _dl_fatal_printf __run_exit_handlers err errx verr verrx quick_exit
+__cxa_bad_cast __cxa_bad_typeid __cxa_throw_bad_array_new_length
+""".split())
 
 _RUST_NORETURN_SUFFIXES = (
     "_4core3num22from_ascii_radix_panic", "_4core5sliceSp15copy_from_slice17len_mismatch_fail",
@@ -471,12 +482,26 @@ def _find_jump_table(p: Program, func: Sym, orig: int):
         t = _find_switch_table(p, i)
         if t is not None:
             tr = t[1]
-            ts = p.reloc_sym(tr)
-            dest = p.find(ts.sec, tr.addend)
+            dsec, doff, _ = _entry_target(p, tr, tr.offset)
+            dest = p.find(dsec, doff)
             if dest >= 0 and p.func(dest) is not None and p.func(dest).pfunc is func:
                 return t
         i = p.first_jump_src[i] if p.first_jump_src[i] >= 0 else p.prev_same_sym(i)
     return None
+
+
+def _entry_target(p: Program, r, table_start: int) -> tuple[int, int, int]:
+    """(section, offset) an entry's relocation points at, and the entry size.
+
+    Kernel tables hold absolute addresses (8 bytes, R_X86_64_64): the target is
+    the addend.  Position-independent tables hold `.long target - table`
+    (4 bytes, PC-relative relocations): S + A - P = target - table_start.
+    objtool reads every entry the first way (and so finds no PIC table); orcgen
+    reads PIC tables only with --userspace, keeping objtool's results otherwise."""
+    rs = p.reloc_sym(r)
+    if p.opts.userspace and p.be.is_pc_relative(r.type):
+        return rs.sec, rs.offset + r.addend - (r.offset - table_start), 4
+    return rs.sec, r.addend, 8
 
 
 def _add_jump_table(p: Program, i: int, nxt) -> None:
@@ -486,13 +511,13 @@ def _add_jump_table(p: Program, i: int, nxt) -> None:
     for r in p.elf.relocs(p.elf.sections[tsec]).from_offset(table.offset):
         if r is not table and nxt is not None and r is nxt[1]:
             break
-        if prev_offset and r.offset != prev_offset + 8:
+        dsec, doff, size = _entry_target(p, r, table.offset)
+        if prev_offset and r.offset != prev_offset + size:
             break
-        rs = p.reloc_sym(r)
-        if rs.sec == pfunc.sec and r.addend == pfunc.offset:
+        if dsec == pfunc.sec and doff == pfunc.offset:
             break                         # a function pointer of a neighbouring object
-        if not (rs.sec == pfunc.sec and r.addend == pfunc.offset + pfunc.len):
-            d = p.find(rs.sec, r.addend)
+        if not (dsec == pfunc.sec and doff == pfunc.offset + pfunc.len):
+            d = p.find(dsec, doff)
             if d < 0 or p.func(d) is None or p.func(d).pfunc is not pfunc:
                 break
             if p.alts[i] is None:
@@ -500,6 +525,11 @@ def _add_jump_table(p: Program, i: int, nxt) -> None:
             p.alts[i].insert(0, (d, False))
         prev_offset = r.offset
     if not prev_offset:
+        if p.opts.userspace:
+            # userspace: an unresolved table ends this function's walk, not the file's
+            p.warn_insn(i, "switch-table", "can't find switch jump table")
+            p.jump_table[i] = None
+            return
         raise p.fatal_insn(i, "switch-table", "can't find switch jump table")
 
 

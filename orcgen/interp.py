@@ -132,11 +132,14 @@ class Interpreter:
     def validate_branch(self, func: Sym | None, start: int, w: Walk) -> int:
         """Walk everything reachable from `start`; 1 if a finding stopped the walk."""
         stack = [(_WALK, start, w, -1, False)]
+        failed = 0
         while stack:
             phase, i, w, prev, extra = stack.pop()
             if self._walk(func, i, w, prev, phase, extra, stack):
-                return 1
-        return 0
+                if not self.opts.keep_going:
+                    return 1                 # objtool: the first finding ends the walk
+                failed = 1                   # --keep-going: only this path ends
+        return failed
 
     def _walk(self, func, i, w, prev, phase, skip_orig, stack) -> int:
         """Walk one straight-line stretch; branches push continuations on `stack`."""

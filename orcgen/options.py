@@ -33,6 +33,12 @@ class Options:
     link: bool = False
     no_unreachable: bool = False
     cfi: bool = False
+    # orcgen's own (not objtool's): extra functions that never return, the
+    # userspace ones (exit, abort, __assert_fail, ...), and walking on past a
+    # finding so the rest of a function still gets states (for the DWARF diff).
+    noreturns: frozenset = frozenset()
+    userspace: bool = False
+    keep_going: bool = False
 
     @classmethod
     def from_objtool_args(cls, args: list[str]) -> tuple["Options", list[str]]:
@@ -55,6 +61,13 @@ class Options:
                     if h not in ("jump_label", "noinstr", "skylake"):
                         raise ValueError("unknown --hacks value %r" % h)
                     kw["hack_" + h] = True
+            elif a.startswith("--noreturn="):
+                kw["noreturns"] = frozenset(kw.get("noreturns", frozenset())) | \
+                    frozenset(n for n in a.split("=", 1)[1].split(",") if n)
+            elif a == "--userspace":
+                kw["userspace"] = True
+            elif a == "--keep-going":
+                kw["keep_going"] = True
             elif a.startswith("--prefix"):
                 val = a.split("=", 1)[1] if "=" in a else next(it, "0")
                 kw["prefix"] = int(val)

@@ -65,6 +65,8 @@ def analyze_elf(elf: ElfFile, opts: Options, keep_program: bool = False, cache=_
         res.findings.extend(p.findings if p is not None else [])
         res.findings.append(e.finding)
         res.orc = None
+        if keep_program:
+            res.program = p            # what was computed before giving up (may be None)
     else:
         res.findings.extend(p.findings)
         if keep_program:

@@ -168,3 +168,31 @@ def test_deep_branching_does_not_exhaust_the_python_stack():
     res = run(code)
     assert messages(res) == []
     assert res.program.cfi[2999] is not None
+
+
+def test_userspace_noreturn_names():
+    # call abort; then falls into the next function, unless abort is known not to return
+    code = "e8 00 00 00 00   c3"
+    kw = dict(funcs=(("f", 0, 5), ("g", 5, 1)), relocs=[(1, R_X86_64_PLT32, "abort", -4)],
+              externs=["abort"])
+    assert messages(run(code, **kw)) == [("", "f() falls through to next function g()")]
+    assert messages(run(code, opts=Options(userspace=True), **kw)) == []
+    assert messages(run(code, opts=Options(noreturns=frozenset({"abort"})), **kw)) == []
+
+
+def test_keep_going_walks_past_a_finding():
+    # 0: je 7 | 2: push | 3: je 7 (meets 7 with rsp 8 lower: mismatch) | 5: pop | 6: nop | 7: ret
+    # objtool stops at the mismatch and never walks 5-6; --keep-going ends only that path.
+    code = "74 05  50  74 02  58  90  c3"
+    res = run(code)
+    assert [m for _, m in messages(res)] == ["stack state mismatch: cfa1=rsp+8 cfa2=rsp+16"]
+    assert res.program.cfi[3] is None
+    res = run(code, opts=Options(keep_going=True))
+    assert [m for _, m in messages(res)] == ["stack state mismatch: cfa1=rsp+8 cfa2=rsp+16"]
+    assert res.program.cfi[3] is not None and res.program.cfi[3].cfa_offset == 16
+
+
+def test_options_from_orcgen_flags():
+    o, files = Options.from_objtool_args(["--userspace", "--keep-going", "--noreturn=a,b",
+                                          "--noreturn=c", "x.o"])
+    assert (o.userspace, o.keep_going, o.noreturns, files) == (True, True, frozenset("abc"), ["x.o"])

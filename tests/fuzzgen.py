@@ -828,5 +828,30 @@ def exercise_write(path: str, is_archive: bool) -> int:
     return rc
 
 
+MEMORY_HEADROOM = 2 << 30
+
+
+@contextlib.contextmanager
+def bounded_memory(headroom: int = MEMORY_HEADROOM):
+    """Lower this process's address-space limit to what it uses now plus
+    `headroom` for the duration, so that an input that makes orcgen allocate
+    without bound ends in a MemoryError (a failed test) rather than in the
+    machine's OOM killer."""
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    with open("/proc/self/statm") as f:
+        vm = int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    limit = vm + headroom
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    if soft != resource.RLIM_INFINITY:
+        limit = min(limit, soft)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+
+
 def good_runs_for(good_path: str, cmds: Sequence[str] | None = None) -> dict[str, tuple[int, str, str]]:
     return {c: run_cli([c, good_path]) for c in cmds or commands()}

@@ -24,6 +24,12 @@ import fuzzgen
 from fuzzgen import ElfEditor, Layout, make_archive, run_cli
 
 
+@pytest.fixture(autouse=True)
+def _bounded_memory():
+    """Runaway allocation fails the test instead of exhausting the machine."""
+    with fuzzgen.bounded_memory():
+        yield
+
 
 def _read(path: str, n: int = -1) -> bytes:
     with open(path, "rb") as f:

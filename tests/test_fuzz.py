@@ -22,6 +22,14 @@ from hypothesis import strategies as st
 
 import fuzzgen
 
+
+@pytest.fixture(autouse=True)
+def _bounded_memory():
+    """Runaway allocation fails the test instead of exhausting the machine."""
+    with fuzzgen.bounded_memory():
+        yield
+
+
 SEEDS = fuzzgen.fixture_paths()
 GOOD = os.path.join(fuzzgen.FIXTURES, "x86_64", "switch-gcc-O2-fp.o")
 TIME_LIMIT = 10          # seconds per input: more is a hang

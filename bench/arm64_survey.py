@@ -80,11 +80,13 @@ def main() -> int:
     unknown = [(os.path.relpath(r["path"], a.src),) + u for r in results for u in r["unknown"]]
     print("%d objects, %d instructions" % (len(results), insns))
     safe = sum(1 for u in unknown if u[5])
-    print("stack effects not modelled: %d (%d of them with an FP-based CFA, so unwinding is "
-          "unaffected)" % (len(unknown), safe))
+    print("writes to SP or FP that leave them unknown: %d (SP: %d, FP: %d)" % (
+        len(unknown), sum(1 for u in unknown if u[1] == "sp"), sum(1 for u in unknown if u[1] == "fp")))
+    print("  (modelled as such: with an FP-based CFA an unknown SP is harmless; an FP written while "
+          "it is not the frame's FP is the 'scratch register' finding)")
     for u in unknown[:a.list]:
-        print("  %s: %s: %s  [%s := unknown%s]" % (u[0], u[2], u[3], u[1],
-                                                   ", CFA on fp" if u[5] else ", CFA on SP!"))
+        print("  %s: %s: %s  [%s := unknown, CFA on %s]" % (u[0], u[2], u[3], u[1],
+                                                          "fp" if u[5] else "sp"))
     kinds = collections.Counter()
     example = {}
     for r in results:

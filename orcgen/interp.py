@@ -361,7 +361,9 @@ class Interpreter:
             (w.df, "df", "return with DF set"),
             (func is not None and has_modified_stack_frame(w.cfi, self.init),
              "return-modified-frame", "return with modified stack frame"),
-            (w.cfi.bp_scratch, "bp-scratch", "BP used as a scratch register"),
+            (w.cfi.bp_scratch, "bp-scratch", "BP used as a scratch register"
+             if not self.abi.frame_records else
+             "frame pointer %s used as a scratch register" % self.abi.reg_name(self.abi.fp)),
         )
         for bad, kind, msg in checks:
             if bad:

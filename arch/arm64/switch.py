@@ -210,9 +210,11 @@ def _table_ref(p, words, j: int):
 
 
 def _extend(v: int, ext: int) -> int:
+    """The add's extend applied to a loaded entry; a 64-bit operand (uxtx/sxtx/lsl)
+    is the register's two's-complement value either way."""
     bits = (8, 16, 32, 64)[ext & 3]
     v &= (1 << bits) - 1
-    return _sext(v, bits) if ext & 4 else v
+    return _sext(v, bits) if ext & 4 or bits == 64 else v
 
 
 def _bound(p, words, chain, f, start) -> int | None:

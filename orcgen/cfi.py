@@ -153,9 +153,10 @@ def apply_op(s: CfiState, op: StackOp, abi: Abi, init: Cfi, ctx: OpContext) -> N
         dr, sr = op.dest_reg, op.src_reg
         if src == Src.REG and dr == BP and sr != SP and ctx.frame_records and ctx.stackval \
                 and ctx.in_func and s.cfa_base != BP:
-            # FP overwritten while it is not this frame's FP: x29 used as a scratch
-            # register, so a frame-pointer unwind from here on goes astray
-            s.bp_scratch = True
+            # FP overwritten while it does not point at this function's frame record:
+            # a frame-pointer unwind from here on goes astray.  Reported here, at the
+            # write, not at a return a shorter path may have reached first.
+            raise StackError("frame pointer %s used as a scratch register" % abi.reg_name(BP))
         if src == Src.REG:
             if sr == SP and dr == BP and ctx.frame_records and not s.drap:
                 # mov fp, sp: the frame record must be at SP

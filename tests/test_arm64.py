@@ -166,3 +166,11 @@ def test_fixture_findings_are_the_confirmed_ones(obj):
     for f in res.findings:
         assert any(src == s and text in f.message for s, text in EXPECTED), f.line(obj)
     assert res.orc, "every fixture has code to describe"
+
+
+def test_frame_pointer_used_as_scratch_is_reported_at_the_write():
+    # stp x29, x30, [sp, #-16]! ; ldr w29, [x0] ; ldp x29, x30, [sp], #16 ; ret  (no mov x29, sp)
+    res = run(0xA9BF7BFD, 0xB940001D, 0xA8C17BFD, 0xD65F03C0)
+    assert [(f.where, f.message) for f in res.findings] == [
+        ("f+0x4", "frame pointer x29 used as a scratch register")]
+    assert run(0xA9BF7BFD, 0xB940001D, 0xA8C17BFD, 0xD65F03C0, opts=Options()).findings == []

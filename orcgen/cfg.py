@@ -235,6 +235,18 @@ def _return_call(p: Program, i: int) -> None:
     p.retpoline_safe[i] = 1
 
 
+def _to_thunk(p: Program, i: int, target: Sym) -> bool:
+    """A jump to a retpoline thunk is an indirect jump, to the return thunk a
+    return: convert instruction i and say so."""
+    if target.retpoline_thunk:
+        _retpoline_call(p, i)
+        return True
+    if target.return_thunk:
+        _return_call(p, i)
+        return True
+    return False
+
+
 def _code_target(p: Program, i: int) -> tuple[int, int]:
     """(section, offset) a direct branch without a relocation reaches."""
     ins, cs = p.insn[i], p.sec_of[i]
@@ -261,11 +273,7 @@ def add_jump_destinations(p: Program) -> None:
                 rs = p.reloc_sym(r)
                 if rs.type == STT_SECTION:
                     dsec, doff = rs.sec, p.be.jump_reloc_offset(r.addend)
-                elif rs.retpoline_thunk:
-                    _retpoline_call(p, i)
-                    continue
-                elif rs.return_thunk:
-                    _return_call(p, i)
+                elif _to_thunk(p, i, rs):
                     continue
                 elif func is not None:
                     _add_call_dest(p, i, rs, True)        # sibling call through a symbol
@@ -288,13 +296,8 @@ def add_jump_destinations(p: Program) -> None:
                 raise p.fatal_insn(i, "jump-dest", "can't find jump dest instruction at %s+0x%x"
                                    % (p.secname(dsec), doff))
             ds = p.sym[d]
-            if ds is not None and p.insn[d].offset == ds.offset:
-                if ds.retpoline_thunk:
-                    _retpoline_call(p, i)
-                    continue
-                if ds.return_thunk:
-                    _return_call(p, i)
-                    continue
+            if ds is not None and p.insn[d].offset == ds.offset and _to_thunk(p, i, ds):
+                continue
             dfunc = p.func(d)
             if func is not None and dfunc is not None and func is not dfunc:
                 if ".cold" not in func.name and ".cold" in dfunc.name:

@@ -68,17 +68,20 @@ copy_mc_enhanced_fast_string rep_stos_alternative rep_movs_alternative copy_to_n
 HINT_SIZE = 12        # struct unwind_hint: u32 ip, s16 sp_offset, u8 sp_reg, u8 type, u8 signal (+pad)
 
 
-def _target(p: Program, r, what: str, allow_label: bool = False) -> int:
-    """The instruction a .discard.* relocation points at (section-symbol relocs;
-    local labels where objtool accepts them), or -1."""
+def _target_offset(p: Program, r, what: str, allow_label: bool = False) -> tuple[int, int]:
+    """(section, offset) a .discard.* relocation points at: section-symbol relocs,
+    and local labels where objtool accepts them."""
     s = p.reloc_sym(r)
     if s.type == STT_SECTION:
-        off = r.addend
-    elif allow_label and s.local_label:
-        off = s.offset
-    else:
-        raise Fatal("annotation", "unexpected relocation symbol type in %s" % what)
-    return p.find(s.sec, off)
+        return s.sec, r.addend
+    if allow_label and s.local_label:
+        return s.sec, s.offset
+    raise Fatal("annotation", "unexpected relocation symbol type in %s" % what)
+
+
+def _target(p: Program, r, what: str, allow_label: bool = False) -> int:
+    """The instruction a .discard.* relocation points at, or -1."""
+    return p.find(*_target_offset(p, r, what, allow_label))
 
 
 def add_ignores(p: Program) -> None:
@@ -134,20 +137,14 @@ def read_intra_function_calls(p: Program) -> None:
 def add_dead_ends(p: Program) -> None:
     """ud2s annotated as reachable (WARN()) are not dead ends."""
     for r in p.rela_of(".discard.reachable"):
-        s = p.reloc_sym(r)
-        if s.type == STT_SECTION:
-            off = r.addend
-        elif s.local_label:
-            off = s.offset
-        else:
-            raise Fatal("annotation", "unexpected relocation symbol type in .rela.discard.reachable")
-        i = p.find(s.sec, off)
+        sec, off = _target_offset(p, r, ".rela.discard.reachable", allow_label=True)
+        i = p.find(sec, off)
         if i >= 0:
             i = p.prev_same_sec(i)
         else:
-            cs = p.code_by_secno.get(s.sec)
+            cs = p.code_by_secno.get(sec)
             if cs is None or off != cs.sec.size or cs.end == cs.first:
-                raise Fatal("annotation", "can't find reachable insn at %s+0x%x" % (p.secname(s.sec), off))
+                raise Fatal("annotation", "can't find reachable insn at %s+0x%x" % (p.secname(sec), off))
             i = cs.end - 1
         if i >= 0:
             p.dead_end[i] = 0
@@ -198,14 +195,7 @@ def read_unwind_hints(p: Program) -> None:
         r = relocs.at(n * HINT_SIZE)
         if r is None:
             raise Fatal("annotation", "can't find reloc for unwind_hints[%d]" % n)
-        s = p.reloc_sym(r)
-        if s.type == STT_SECTION:
-            off = r.addend
-        elif s.local_label:
-            off = s.offset
-        else:
-            raise Fatal("annotation", "unexpected relocation symbol type in .rela.discard.unwind_hints")
-        i = p.find(s.sec, off)
+        i = p.find(*_target_offset(p, r, ".rela.discard.unwind_hints", allow_label=True))
         if i < 0:
             raise Fatal("annotation", "can't find insn for unwind_hints[%d]" % n)
         p.hint[i] = 1

@@ -8,7 +8,7 @@ with exactly the options objtool ran with.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 
 
 @dataclass(frozen=True)
@@ -49,18 +49,27 @@ class Options:
         """
         kw: dict[str, object] = {"orc": False}
         files: list[str] = []
-        flags = {f.name.replace("_", "-"): f.name for f in fields(cls) if f.type in (bool, "bool")}
+        # objtool 6.12's own options (builtin-check.c), not this dataclass's field names
+        flags = {"ibt": "ibt", "mcount": "mcount", "noinstr": "noinstr", "orc": "orc",
+                 "retpoline": "retpoline", "rethunk": "rethunk", "unret": "unret",
+                 "sls": "sls", "stackval": "stackval", "static-call": "static_call",
+                 "uaccess": "uaccess", "cfi": "cfi", "link": "link", "module": "module",
+                 "mnop": "mnop", "no-unreachable": "no_unreachable"}
         short = {"i": "ibt", "m": "mcount", "n": "noinstr", "o": "orc", "r": "retpoline",
                  "l": "sls", "s": "stackval", "t": "static_call", "u": "uaccess", "v": None}
         ignored = {"backtrace", "backup", "dry-run", "sec-address", "stats", "verbose"}
+        hacks = ("jump_label", "noinstr", "skylake")
         it = iter(args)
         for a in it:
-            if a.startswith("--hacks"):
-                val = a.split("=", 1)[1] if "=" in a else "jump_label,noinstr,skylake"
-                for h in val.split(","):
-                    if h not in ("jump_label", "noinstr", "skylake"):
-                        raise ValueError("unknown --hacks value %r" % h)
-                    kw["hack_" + h] = True
+            if a.startswith("--hacks") or a == "-h" or a.startswith("-h="):
+                val = a.split("=", 1)[1] if "=" in a else ",".join(hacks)
+                # objtool matches hack names as substrings (strstr), as here
+                for h in hacks:
+                    if h in val:
+                        kw["hack_" + h] = True
+            elif a.startswith("--prefix"):
+                val = a.split("=", 1)[1] if "=" in a else next(it, "0")
+                kw["prefix"] = int(val)
             elif a.startswith("--noreturn="):
                 kw["noreturns"] = frozenset(kw.get("noreturns", frozenset())) | \
                     frozenset(n for n in a.split("=", 1)[1].split(",") if n)
@@ -68,9 +77,6 @@ class Options:
                 kw["userspace"] = True
             elif a == "--keep-going":
                 kw["keep_going"] = True
-            elif a.startswith("--prefix"):
-                val = a.split("=", 1)[1] if "=" in a else next(it, "0")
-                kw["prefix"] = int(val)
             elif a.startswith("--") and a[2:] in flags:
                 kw[flags[a[2:]]] = True
             elif a.startswith("--") and a[2:] in ignored:

@@ -110,3 +110,13 @@ def test_parallel_batch_output_is_identical(capsys):
     seq = run(["check", "--stackval", *files], capsys)
     par = run(["check", "--stackval", "-j", "2", *files], capsys)
     assert par == seq and seq[0] == 1 and seq[1].count("\n") > 50
+
+
+def test_objtool_option_spellings():
+    from orcgen.options import Options
+    o, f = Options.from_objtool_args(["-h", "--orc", "x.o"])
+    assert (o.hack_jump_label, o.hack_noinstr, o.hack_skylake, o.orc, f) == (True, True, True, True, ["x.o"])
+    o, _ = Options.from_objtool_args(["--hacks=jump_label,foo"])            # objtool: strstr
+    assert (o.hack_jump_label, o.hack_noinstr) == (True, False)
+    with pytest.raises(ValueError):
+        Options.from_objtool_args(["--hack-jump-label"])                     # a field name, not an option

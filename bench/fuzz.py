@@ -63,7 +63,6 @@ def worker(conn, seed: str, seeds: list[str], mem_limit: int) -> None:
     tmp = tempfile.mkdtemp(prefix="orcgen-fuzz-")
     good_runs = fuzzgen.good_runs_for(GOOD)
     cmds = fuzzgen.commands()
-    write = fuzzgen.can_write()
     try:
         while True:
             try:
@@ -83,8 +82,7 @@ def worker(conn, seed: str, seeds: list[str], mem_limit: int) -> None:
             t0 = time.monotonic()
             try:
                 status = fuzzgen.exercise(path, case.is_archive, GOOD, good_runs, cmds)
-                if write:
-                    status["orc --write"] = fuzzgen.exercise_write(path, case.is_archive)
+                status.update(fuzzgen.exercise_writers(path, case.is_archive))
                 res = ("ok", status)
             except fuzzgen.OracleError as e:
                 res = ("oracle", str(e).replace(path, "INPUT"))
@@ -156,6 +154,7 @@ def atheris_main(seeds: list[str], libfuzzer_args: list[str]) -> int:
             f.write(case.data)
         try:
             fuzzgen.exercise(path, case.is_archive, GOOD, good_runs)
+            fuzzgen.exercise_writers(path, case.is_archive)
         except BaseException:
             sys.stderr.write("input: %s\n" % case.describe())
             raise

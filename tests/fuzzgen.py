@@ -853,5 +853,48 @@ def bounded_memory(headroom: int = MEMORY_HEADROOM):
         resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
 
 
+def exercise_objtool(path: str, is_archive: bool) -> int:
+    """`orcgen objtool --orc` (objtool's command line, objtool's exit statuses:
+    0, 1 for a file it cannot use, 255 for one it cannot write) on `path`, a
+    scratch copy, and `orcgen objtool --dump`: no traceback, no other status,
+    and the file unchanged unless the run succeeded."""
+    with open(path, "rb") as f:
+        before = f.read()
+    for argv in (["objtool", "--dump", path], ["objtool", "--orc", path]):
+        rc, out, err = run_cli(argv)
+        if rc not in (0, 1, 255) or TRACEBACK in out + err:
+            raise OracleError("orcgen %s: exit status %r\n%s" % (" ".join(argv[:2]), rc, err[-3000:]))
+    with open(path, "rb") as f:
+        after = f.read()
+    if rc != 0 and after != before:
+        raise OracleError("orcgen objtool --orc exited %d but changed the file\n%s" % (rc, err[-3000:]))
+    if after != before:
+        rc2, out2, err2 = run_cli(["dump", path])
+        judge("dump (of what objtool --orc wrote)", path, is_archive, rc2, out2, err2)
+        if rc2 != 0:
+            raise OracleError("orcgen cannot dump the ORC orcgen objtool wrote:\n%s" % err2[-3000:])
+    return rc
+
+
+def exercise_writers(path: str, is_archive: bool) -> dict[str, int]:
+    """The commands that write, each on its own scratch copy of `path`."""
+    from orcgen import cli
+    status = {}
+    with open(path, "rb") as f:
+        data = f.read()
+    for name, fn, present in (("orc --write", exercise_write, can_write()),
+                              ("objtool --orc", exercise_objtool, "objtool" in cli.COMMANDS)):
+        if not present:
+            continue
+        copy = path + ".scratch"
+        with open(copy, "wb") as f:
+            f.write(data)
+        try:
+            status[name] = fn(copy, is_archive)
+        finally:
+            os.unlink(copy)
+    return status
+
+
 def good_runs_for(good_path: str, cmds: Sequence[str] | None = None) -> dict[str, tuple[int, str, str]]:
     return {c: run_cli([c, good_path]) for c in cmds or commands()}

@@ -266,6 +266,13 @@ def test_directories_devices_and_missing_files(tmp_path):
         assert (rc, out, err) == (2, "", "orcgen: error: %s: %s\n" % (path, reason))
 
 
+def test_objtool_command_reads_devices_bounded():
+    from orcgen.cli import COMMANDS
+    if "objtool" not in COMMANDS:
+        pytest.skip("no orcgen objtool")
+    assert run_cli(["objtool", "--orc", "/dev/zero"]) == (1, "", "/dev/zero: warning: orcgen: not an ELF file\n")
+
+
 def test_input_through_a_pipe(tmp_path):
     r, w = os.pipe()
     pid = os.fork()

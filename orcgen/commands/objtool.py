@@ -287,14 +287,13 @@ def _dump(path: str, out: TextIO, err: TextIO) -> int:
 
 
 def _check(a: ObjtoolArgs, path: str, err: TextIO) -> int:
-    from ..elf import ElfFile
+    from ..elf import ElfFile, read_input
     from ..errors import InputError
     from ..pipeline import analyze_elf
     try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except OSError as e:
-        err.write("orcgen: Can't open '%s': %s\n" % (path, e.strerror or e))
+        data = read_input(path)          # read-only, and bounded for pipes and devices
+    except InputError as e:
+        err.write("orcgen: Can't open '%s': %s\n" % (path, e))
         return 1
     try:
         elf = ElfFile(data, path)

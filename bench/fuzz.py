@@ -187,6 +187,9 @@ def main(argv=None) -> int:
                     help="address-space limit per worker in MiB (0: none; default 3072)")
     ap.add_argument("--arch", action="append", choices=["x86_64", "arm64"],
                     help="fixture directories to take seeds from (default: all)")
+    ap.add_argument("--extra-seed", action="append", default=[], metavar="FILE",
+                    help="another ELF file to mutate (e.g. a small linked executable); repeatable")
+    ap.add_argument("--only-extra", action="store_true", help="mutate only the --extra-seed files")
     ap.add_argument("--out", default=os.path.join(HERE, "fuzz-out"),
                     help="where failing inputs are saved (default bench/fuzz-out)")
     ap.add_argument("--no-cache", action="store_true",
@@ -207,7 +210,8 @@ def main(argv=None) -> int:
         cache_tmp = tempfile.mkdtemp(prefix="orcgen-fuzz-cache-")
         os.environ["ORCGEN_CACHE_DIR"] = cache_tmp
 
-    seeds = fuzzgen.fixture_paths(args.arch or ("x86_64", "arm64"))
+    seeds = [] if args.only_extra else fuzzgen.fixture_paths(args.arch or ("x86_64", "arm64"))
+    seeds += [os.path.abspath(p) for p in args.extra_seed]
     if not seeds:
         ap.error("no fixtures found under %s" % fuzzgen.FIXTURES)
     if args.atheris:

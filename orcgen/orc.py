@@ -50,7 +50,7 @@ def build_table(p: Program) -> list[OrcRow]:
                 e = memo.get(c)
                 if e is None:
                     e = memo[c] = _encode(p, fmt, c, i)
-                if e != prev:
+                if e is not prev and e != prev:
                     rows.append(OrcRow(name, secno, p.insn[i].offset, e))
                     prev, empty = e, False
                 i += 1

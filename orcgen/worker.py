@@ -111,8 +111,16 @@ def serve(sock_path: str) -> None:
     import io
     import select
     import signal
-    from . import cfg, cli, interp, orc, pipeline  # noqa: F401  (warm the imports)
+    import argparse  # noqa: F401  (warm the imports: children start with all of them)
+    import importlib
+    import sqlite3  # noqa: F401
+    from . import cfg, cli, interp, orc, pipeline  # noqa: F401
     from .backend import backend_for
+    for name in cli.COMMANDS:
+        try:
+            importlib.import_module("orcgen.commands." + name)
+        except ImportError:
+            pass
     for machine in (62, 183):
         be = backend_for(machine)
         getattr(be, "decoder", None)         # x86-64: imports capstone now

@@ -28,6 +28,7 @@ __ubsan_handle_builtin_unreachable arch_cpu_idle_dead cpu_startup_entry do_exit
 do_group_exit do_task_dead kthread_complete_and_exit kthread_exit kunit_try_catch_throw
 make_task_dead nmi_panic_self_stop panic panic_smp_self_stop rest_init start_kernel
 usercopy_abort rust_begin_unwind rust_helper_BUG cpu_die_early __cpu_try_die
+panic_bad_stack arm64_serror_panic __arm64_sys_exit __arm64_sys_exit_group cpu_park_loop cpu_die
 """.split())
 
 

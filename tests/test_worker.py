@@ -23,12 +23,20 @@ def orcgen(args, env):
 def worker_env(tmp_path):
     env = dict(os.environ, ORCGEN_CACHE_DIR=str(tmp_path), ORCGEN_WORKER_IDLE="30")
     yield env
-    for f in tmp_path.iterdir():             # stop the server this test started
-        if f.suffix == ".sock":
-            out = subprocess.run(["fuser", str(f)], capture_output=True, text=True)
-            for pid in out.stdout.split():
-                os.kill(int(pid), signal.SIGTERM)
-    subprocess.run(["pkill", "-f", "orcgen.worker --serve %s" % tmp_path], capture_output=True)
+    # stop the server this test started (it would also exit by itself when idle)
+    for proc in os.listdir("/proc"):
+        if not proc.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % proc, "rb") as f:
+                cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if "orcgen.worker --serve %s" % tmp_path in cmd:
+            try:
+                os.kill(int(proc), signal.SIGTERM)
+            except OSError:
+                pass
 
 
 @pytest.mark.parametrize("cmd", [["orc"], ["check"], ["check", "--stackval"]])

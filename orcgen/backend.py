@@ -22,6 +22,11 @@ SP_INDIRECT = -3    # CFA = *(sp) + offset (stack swizzle)
 BP_INDIRECT = -4    # CFA = *(fp + offset) (DRAP saved on the stack)
 
 
+def s16(x: int) -> int:
+    """x wrapped to a signed 16-bit field, as C stores it (ORC offsets are s16)."""
+    return ((x + 0x8000) & 0xFFFF) - 0x8000
+
+
 @dataclass(frozen=True)
 class Abi:
     """The calling convention facts the interpreter needs, in DWARF register numbers."""

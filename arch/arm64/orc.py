@@ -13,7 +13,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
-from orcgen.backend import CFA, UNDEFINED
+from orcgen.backend import CFA, UNDEFINED, s16
 from orcgen.cfi import Cfi
 
 REG_UNDEFINED, REG_PREV_SP, REG_SP, REG_FP, REG_LR = 0, 1, 2, 3, 4
@@ -24,10 +24,6 @@ _PACK = struct.Struct("<hhhH")
 _REG_NAMES = {REG_PREV_SP: "prevsp", REG_SP: "sp", REG_FP: "fp", REG_LR: "lr"}
 _TYPE_NAMES = {TYPE_UNDEFINED: "(und)", TYPE_END_OF_STACK: "end", TYPE_CALL: "call",
                TYPE_REGS: "regs", TYPE_REGS_PARTIAL: "regs (partial)"}
-
-
-def _s16(x: int) -> int:
-    return ((x + 0x8000) & 0xFFFF) - 0x8000
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +76,7 @@ def _where(base: int, off: int, in_register: int) -> tuple[int, int]:
     if base == UNDEFINED:
         return in_register, 0
     if base == CFA:
-        return REG_PREV_SP, _s16(off)
+        return REG_PREV_SP, s16(off)
     raise OrcEncodeError("unsupported register rule (base %d)" % base)
 
 
@@ -96,4 +92,4 @@ def entry_from_cfi(c: Cfi | None) -> OrcEntry:
         raise OrcEncodeError("unknown CFA base reg %d" % c.cfa_base)
     fp_reg, fp_off = _where(*c.reg(FP), REG_UNDEFINED)
     ra_reg, ra_off = _where(*c.reg(LR), REG_LR)
-    return OrcEntry(_s16(c.cfa_offset), fp_off, ra_off, sp_reg, fp_reg, ra_reg, c.type, int(c.signal))
+    return OrcEntry(s16(c.cfa_offset), fp_off, ra_off, sp_reg, fp_reg, ra_reg, c.type, int(c.signal))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
-from orcgen.backend import BP_INDIRECT, CFA, SP_INDIRECT, UNDEFINED
+from orcgen.backend import BP_INDIRECT, CFA, SP_INDIRECT, UNDEFINED, s16
 from orcgen.cfi import Cfi
 
 REG_UNDEFINED, REG_PREV_SP, REG_DX, REG_DI, REG_BP, REG_SP = 0, 1, 2, 3, 4, 5
@@ -30,10 +30,6 @@ _BP_REG = {UNDEFINED: REG_UNDEFINED, CFA: REG_PREV_SP, 6: REG_BP}
 # ORC sp_reg of an unwind hint -> CFA base
 HINT_BASE = {REG_UNDEFINED: UNDEFINED, REG_SP: 7, REG_BP: 6, REG_SP_INDIRECT: SP_INDIRECT,
              REG_R10: 10, REG_R13: 13, REG_DI: 5, REG_DX: 1}
-
-
-def _s16(x: int) -> int:
-    return ((x + 0x8000) & 0xFFFF) - 0x8000
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,4 +90,4 @@ def entry_from_cfi(c: Cfi | None) -> OrcEntry:
     bp_reg = _BP_REG.get(bp_base)
     if bp_reg is None:
         raise OrcEncodeError("unknown BP base reg %d" % bp_base)
-    return OrcEntry(_s16(c.cfa_offset), _s16(bp_off), sp_reg, bp_reg, c.type, int(c.signal))
+    return OrcEntry(s16(c.cfa_offset), s16(bp_off), sp_reg, bp_reg, c.type, int(c.signal))

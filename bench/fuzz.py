@@ -3,7 +3,8 @@
 """The long fuzz run: many mutated objects through every orcgen command.
 
     python bench/fuzz.py --count 10000 --timeout 10 [--jobs 2] [--out DIR]
-    python bench/fuzz.py --atheris -- -timeout=10 -runs=10000 CORPUS_DIR   (coverage-guided)
+    python bench/fuzz.py --atheris -- -timeout=10 -runs=10000 -len_control=0 CORPUS_DIR
+        (coverage-guided: libFuzzer's bytes drive the generator's choices)
 
 Input number N is made by tests/fuzzgen.py from random.Random("SEED:N"), so any
 input can be made again with `--start N --count 1`.  Each input runs in-process
@@ -132,7 +133,8 @@ class FdpChooser:
 def atheris_main(seeds: list[str], libfuzzer_args: list[str]) -> int:
     """Coverage-guided: libFuzzer (atheris) drives the generator; orcgen is
     instrumented.  Pass libFuzzer's own options after `--`, e.g.
-    `-- -timeout=10 -runs=10000 -artifact_prefix=bench/fuzz-out/ CORPUS_DIR`."""
+    `-- -timeout=10 -runs=10000 -len_control=0 -artifact_prefix=bench/fuzz-out/ CORPUS_DIR`
+    (-len_control=0: give the generator enough bytes for all its choices from the start)."""
     import importlib
     import pkgutil
 
@@ -197,7 +199,7 @@ def main(argv=None) -> int:
     ap.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
     ap.add_argument("--atheris", action="store_true",
                     help="coverage-guided instead (needs `pip install atheris`): libFuzzer options "
-                         "after --, e.g. -- -timeout=10 -runs=10000 CORPUS_DIR")
+                         "after --, e.g. -- -timeout=10 -runs=10000 -len_control=0 CORPUS_DIR")
     argv = sys.argv[1:] if argv is None else list(argv)
     libfuzzer_args = argv[argv.index("--") + 1:] if "--" in argv else []
     argv = argv[:argv.index("--")] if "--" in argv else argv

@@ -97,10 +97,12 @@ def worker(conn, mem_limit: int, stack_dir: str) -> None:
             rc, out, err = fuzzgen.run_cli([cmd, path])
             with open(path, "rb") as f:
                 is_archive = f.read(8) == AR_MAGIC
-            fuzzgen.judge(cmd, path, is_archive, rc, out, err)
+            fuzzgen.judge(cmd, path, is_archive, rc, out, err, allow_oom=True)
             errs = [ln for ln in err.splitlines() if ln.startswith("orcgen: error: ")]
             res = {"kind": "ok", "rc": rc, "error": errs[0][len("orcgen: error: "):] if errs else "",
                    "lines": out.count("\n")}
+            if any(ln.endswith(": out of memory") for ln in errs):
+                res["kind"] = "memory"          # orcgen's own report of the --mem-limit
         except fuzzgen.OracleError as e:
             res = {"kind": "oracle", "detail": str(e)[:4000]}
         except MemoryError:
@@ -356,13 +358,17 @@ def main(argv=None) -> int:
         print("\nover the time limit (file size, code size, where it was when stopped):")
         done_later = {(p, c): r for p, c, _f, r in retried} if args.retry_timeout else {}
         for p, c, res in timeouts:
-            stack = [ln.strip() for ln in res.get("detail", "").splitlines() if ln.strip().startswith("File")]
-            later = done_later.get((p, c))
-            verdict = "" if not args.retry_timeout else (
-                "  -> alone, with %.0f s: %s" % (args.retry_timeout,
-                                                   "did not finish (possible hang)" if later is None or later["kind"] == "timeout"
-                                                   else "%s in %.0f s (slow, not hung)" % (later["kind"], later["secs"])))
-            print("  %-6s %s (%.1f MiB, code %.1f MiB)%s" % (c, p, size_of[p] / 2 ** 20, text_size(p) / 2 ** 20, verdict))
+            stack = [ln.strip() for ln in res.get("detail", "").splitlines()
+                     if ln.strip().startswith("File")]
+            verdict = ""
+            if args.retry_timeout:
+                later = done_later.get((p, c))
+                if later is None or later["kind"] == "timeout":
+                    verdict = "did not finish in %.0f s either (possible hang)" % args.retry_timeout
+                else:
+                    verdict = "alone: %s in %.0f s (slow, not hung)" % (later["kind"], later["secs"])
+            print("  %-6s %s (%.1f MiB, code %.1f MiB) %s"
+                  % (c, p, size_of[p] / 2 ** 20, text_size(p) / 2 ** 20, verdict))
             for ln in stack[:3]:
                 print("           at " + ln.replace(ROOT + "/", ""))
     return 1 if abnormal else 0

@@ -747,8 +747,10 @@ TRACEBACK = "Traceback (most recent call last)"
 
 
 def judge(cmd: str, path: str, is_archive: bool, rc: int, out: str, err: str,
-          good: tuple[int, str, str] | None = None) -> None:
-    """Check one run of `orcgen CMD path [good]` against the rules of issue 7."""
+          good: tuple[int, str, str] | None = None, allow_oom: bool = False) -> None:
+    """Check one run of `orcgen CMD path [good]` against the rules of issue 7.
+    "out of memory" is a failure unless `allow_oom` (a huge input under a
+    memory limit): the fuzz inputs are small, so running out is a bug."""
     def fail(msg: str) -> None:
         raise OracleError("orcgen %s: %s\n--- stdout ---\n%s--- stderr ---\n%s"
                           % (cmd, msg, out[-3000:], err[-3000:]))
@@ -765,6 +767,8 @@ def judge(cmd: str, path: str, is_archive: bool, rc: int, out: str, err: str,
     for ln in errors:
         if not re.fullmatch(r"orcgen: error: .+: \S.*", ln):
             fail("malformed error line %r" % ln)
+    if not allow_oom and any(ln.endswith(": out of memory") for ln in errors):
+        fail("out of memory on a %d-byte input" % os.path.getsize(path))
     if (rc == 2) != bool(errors):
         fail("exit status %d with %d error lines" % (rc, len(errors)))
     if len(mine) > 1:

@@ -276,6 +276,34 @@ def test_objtool_command_reads_devices_bounded():
     assert run_cli(["objtool", "--orc", "/dev/zero"]) == (1, "", "/dev/zero: warning: orcgen: not an ELF file\n")
 
 
+def test_out_of_memory_is_one_error_line_and_the_run_goes_on(tmp_path, monkeypatch):
+    import orcgen.cfg
+
+    def exhausted(p):
+        raise MemoryError()
+    monkeypatch.setattr(orcgen.cfg, "build", exhausted)
+    big = _write(tmp_path, "big.o", BASE + b"\0" * 7)          # bytes no cache has seen
+    rc, out, err = run_cli(["check", big, "/dev/null"])
+    assert (rc, out) == (2, "")
+    assert _error_lines(err) == ["orcgen: error: %s: out of memory" % big,
+                                 "orcgen: error: /dev/null: not an ELF file"]
+    with pytest.raises(fuzzgen.OracleError, match="out of memory on a"):
+        fuzzgen.judge("check", big, False, rc, out, err.split("\n")[0] + "\n")
+
+
+def test_capstone_out_of_memory_is_not_undecodable_code(monkeypatch):
+    """capstone reports a failed allocation as zero instructions decoded; that
+    must not become "can't decode instruction" (a wrong finding)."""
+    import capstone
+
+    from orcgen.arch.x86_64.decode import X86Decoder
+    dec = X86Decoder()
+    monkeypatch.setattr(capstone._cs, "cs_disasm", lambda *a: 0)
+    monkeypatch.setattr(capstone._cs, "cs_errno", lambda handle: capstone.CS_ERR_MEM)
+    with pytest.raises(MemoryError):
+        dec.decode_section(b"\x55\x48\x89\xe5\x5d\xc3", lambda off: True)
+
+
 def test_input_through_a_pipe(tmp_path):
     r, w = os.pipe()
     pid = os.fork()

@@ -99,6 +99,8 @@ class X86Decoder:
         insns = ctypes.POINTER(cs._cs_insn)()
         n = cs._cs.cs_disasm(self._md.csh, buf, len(buf), start, 0, ctypes.byref(insns))
         if n <= 0:
+            if cs._cs.cs_errno(self._md.csh) == cs.CS_ERR_MEM:   # not "undecodable": no memory
+                raise MemoryError("capstone: out of memory")
             return []
         try:
             raw = ctypes.string_at(insns, n * _INSN_STRUCT.size)
@@ -107,7 +109,12 @@ class X86Decoder:
         return [t[0] for t in _INSN_STRUCT.iter_unpack(raw)]
 
     def _sizes_from_lite(self, buf: bytes, start: int) -> list[int]:
-        return [size for _a, size, _m, _o in self._md.disasm_lite(buf, start)]
+        try:
+            return [size for _a, size, _m, _o in self._md.disasm_lite(buf, start)]
+        except self._cs.CsError as e:
+            if e.errno == self._cs.CS_ERR_MEM:
+                raise MemoryError("capstone: out of memory") from None
+            raise
 
     def disassemble(self, code: bytes, offset: int) -> list[tuple[int, int, str]]:
         """(offset, length, text) for people: AT&T syntax, as objdump and objtool print it."""

@@ -35,10 +35,13 @@ def for_each_object(files: Iterable[str], handle: Callable, cache_as: str | None
     status = 0
     from .. import cache
     for path in files:
-        if cache_as and cache.default is not None:
-            status = max(status, _cached_output(cache.default, cache_as, path, handle))
-        else:
-            status = max(status, _one_file(path, handle))
+        try:
+            if cache_as and cache.default is not None:
+                status = max(status, _cached_output(cache.default, cache_as, path, handle))
+            else:
+                status = max(status, _one_file(path, handle))
+        except MemoryError:             # reading or caching a huge file; the next file may fit
+            status = max(status, error(path, InputError("out of memory")))
     return status
 
 
@@ -94,6 +97,8 @@ def _one_file(path: str, handle: Callable) -> int:
             status = max(status, error(elf.name, e))
         except RecursionError:
             status = max(status, error(elf.name, InputError("control flow too deeply nested")))
+        except MemoryError:             # the analysis' structures are freed on the way out
+            status = max(status, error(elf.name, InputError("out of memory")))
     return status
 
 

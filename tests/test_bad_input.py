@@ -289,6 +289,9 @@ def test_out_of_memory_is_one_error_line_and_the_run_goes_on(tmp_path, monkeypat
                                  "orcgen: error: /dev/null: not an ELF file"]
     with pytest.raises(fuzzgen.OracleError, match="out of memory on a"):
         fuzzgen.judge("check", big, False, rc, out, err.split("\n")[0] + "\n")
+    monkeypatch.undo()                 # memory again: the file's real output, not a kept error
+    assert run_cli(["check", big]) == run_cli(["check", SWITCH])[:1] + \
+        tuple(x.replace(SWITCH, big) for x in run_cli(["check", SWITCH])[1:])
 
 
 def test_capstone_out_of_memory_is_not_undecodable_code(monkeypatch):

@@ -40,7 +40,9 @@ def for_each_object(files: Iterable[str], handle: Callable, cache_as: str | None
                 status = max(status, _cached_output(cache.default, cache_as, path, handle))
             else:
                 status = max(status, _one_file(path, handle))
-        except MemoryError:             # reading or caching a huge file; the next file may fit
+        except MemoryError:
+            # Caught out here, past _cached_output(), so that running out (which
+            # depends on the machine, not the file) is never kept as the file's output.
             status = max(status, error(path, InputError("out of memory")))
     return status
 
@@ -97,8 +99,6 @@ def _one_file(path: str, handle: Callable) -> int:
             status = max(status, error(elf.name, e))
         except RecursionError:
             status = max(status, error(elf.name, InputError("control flow too deeply nested")))
-        except MemoryError:             # the analysis' structures are freed on the way out
-            status = max(status, error(elf.name, InputError("out of memory")))
     return status
 
 

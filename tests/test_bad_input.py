@@ -490,7 +490,19 @@ def _outputs(argv_tail: list[str]) -> dict[str, tuple[int, str, str]]:
     return {cmd: run_cli([cmd] + argv_tail) for cmd in READ_ONLY}
 
 
-def test_output_is_identical_run_after_run():
+@pytest.fixture
+def private_cache(tmp_path, monkeypatch):
+    """The in-process runs use a cache of their own: what other tests (which may
+    patch the analysis) left in the session's cache cannot leak into these."""
+    from orcgen import cache
+    own = cache.Cache(str(tmp_path / "own-cache" / "cache.sqlite"))
+    monkeypatch.setattr(cache, "_shared", own)
+    monkeypatch.setattr(cache, "default", own)
+    yield own
+    own.close()
+
+
+def test_output_is_identical_run_after_run(private_cache):
     first = _outputs(DETERMINISM_INPUTS)
     assert first["check"][1] and first["orc"][1]          # something to compare
     assert _outputs(DETERMINISM_INPUTS) == first          # the second run may come from the cache
@@ -499,7 +511,7 @@ def test_output_is_identical_run_after_run():
 
 
 @pytest.mark.parametrize("hashseed,cache", [("0", "fresh"), ("4242", "off")])
-def test_output_is_identical_under_another_hash_seed(tmp_path, hashseed, cache):
+def test_output_is_identical_under_another_hash_seed(tmp_path, private_cache, hashseed, cache):
     want = _outputs(DETERMINISM_INPUTS)
     env = dict(os.environ, PYTHONHASHSEED=hashseed)
     if cache == "off":

@@ -28,6 +28,8 @@ def _one(job: tuple[list[str], str]) -> tuple[int, str, str]:
 
 
 def run(base: list[str], files: list[str], jobs: int) -> int:
+    from .commands import need_work
+    need_work()
     from multiprocessing import get_context
     progress = sys.stderr.isatty()
     status = 0

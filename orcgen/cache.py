@@ -21,16 +21,9 @@ import os
 import time
 
 from . import __version__
+from .client import cache_dir
 
 _MB = 1 << 20
-
-
-def cache_dir() -> str:
-    d = os.environ.get("ORCGEN_CACHE_DIR")
-    if d:
-        return d
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "orcgen")
 
 
 def key(*parts: bytes | str) -> bytes:

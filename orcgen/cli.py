@@ -44,7 +44,7 @@ def _parser():
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if os.environ.get("ORCGEN_WORKER") == "1":
-        from .worker import client_main          # thin client: no analysis imports here
+        from .client import main as client_main  # thin client: no analysis imports here
         return client_main(argv)
     import argparse
     import importlib
@@ -57,11 +57,13 @@ def main(argv: list[str] | None = None) -> int:
         argv, jobs = take_jobs(argv)
     except ValueError:
         _parser().error("-j takes a whole number")
-    if "--no-cache" in argv:
-        argv = [a for a in argv if a != "--no-cache"]
-    elif os.environ.get("ORCGEN_NO_CACHE") != "1":
+    no_cache = "--no-cache" in argv or os.environ.get("ORCGEN_NO_CACHE") == "1"
+    argv = [a for a in argv if a != "--no-cache"]
+    if not no_cache:
         from . import cache
         cache.enable_default()
+    elif "orcgen.cache" in sys.modules:      # an earlier call in this process enabled it
+        sys.modules["orcgen.cache"].default = None
     mod = importlib.import_module("orcgen.commands." + name)
     ap = argparse.ArgumentParser(prog="orcgen " + name, description=COMMANDS[name])
     mod.add_arguments(ap)

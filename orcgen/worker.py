@@ -3,35 +3,41 @@
 
 A kernel build starts one checker process per object; a Python process that
 imports orcgen's analysis (and capstone) pays tens of milliseconds before it
-reads a byte.  With ORCGEN_WORKER=1 the command is a thin client instead: it
-imports nothing but the standard library's socket code, sends its argv, working
-directory and ORCGEN_*/SRCARCH environment to a server over a Unix socket, and
-prints what comes back.  The server, started by the first client (under a file
-lock, so `make -j` starts one), has everything imported and forks one child per
-request: requests run in parallel and in isolation, and their output is exactly
-what the same command prints in-process.  It exits after ORCGEN_WORKER_IDLE
-seconds (default 600) without requests.  Any failure to reach it falls back to
-running the command in-process.
+reads a byte.  With ORCGEN_WORKER=1 the command is a thin client instead
+(orcgen/client.py, which imports nothing but the C socket module): it sends
+its argv, working directory and ORCGEN_*/SRCARCH environment to a server over
+a Unix socket, and prints what comes back.  Any failure to reach the server
+falls back to running the command in-process.
+
+The server is started by the first client (under a file lock, so `make -j`
+starts one) and is three kinds of process, all forked from one that has
+everything imported:
+
+- the *front* accepts every connection and answers what the output cache
+  already holds (commands run in cache-only mode, commands/__init__.py), in
+  one long-lived process: no fork, a warm database connection, warm pages.
+  It answers nothing else: no analysis, no write, ever runs in it.
+- everything else is handed, as the connection's file descriptor, to a
+  *pool* of forked children.  Each runs one request and exits, so requests
+  run in parallel and in isolation, with output exactly what the same
+  command prints in-process; the pool is forked ahead of requests, so no
+  client waits for a fork.
+- the *server* itself only keeps the pool full.
+
+It all exits after ORCGEN_WORKER_IDLE seconds (default 600) without requests.
 """
 from __future__ import annotations
 
-import json
 import os
-import socket
 import sys
 
+from . import client
+
 _IDLE = float(os.environ.get("ORCGEN_WORKER_IDLE", "600"))
+_PEEK_LIMIT = 1 << 20          # longer requests skip the front (none are, in a build)
 
 
-def _paths() -> tuple[str, str]:
-    from . import __version__
-    from .cache import cache_dir
-    d = cache_dir()
-    base = os.path.join(d, "worker-%d-%s" % (os.getuid(), __version__))
-    return base + ".sock", base + ".lock"
-
-
-def _recv_all(s: socket.socket) -> bytes:
+def _recv_all(s) -> bytes:
     chunks = []
     while True:
         b = s.recv(1 << 16)
@@ -40,81 +46,18 @@ def _recv_all(s: socket.socket) -> bytes:
         chunks.append(b)
 
 
-def _request(sock_path: str, payload: bytes, timeout: float) -> dict | None:
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(timeout)
-    try:
-        s.connect(sock_path)
-        s.sendall(payload)
-        s.shutdown(socket.SHUT_WR)
-        data = _recv_all(s)
-        return json.loads(data) if data else None
-    except (OSError, ValueError):
-        return None
-    finally:
-        s.close()
-
-
-def client_main(argv: list[str]) -> int:
-    """Run `orcgen ARGV` in the warm server, starting it if needed."""
-    sock_path, lock_path = _paths()
-    env = {k: v for k, v in os.environ.items() if k.startswith("ORCGEN_") or k == "SRCARCH"}
-    env.pop("ORCGEN_WORKER", None)
-    payload = json.dumps({"argv": argv, "cwd": os.getcwd(), "env": env}).encode()
-    reply = _request(sock_path, payload, 3600) if os.path.exists(sock_path) else None
-    if reply is None:
-        try:
-            started = _start_server(sock_path, lock_path)
-        except OSError:                     # no cache directory, no sockets: work here
-            started = False
-        if started:
-            reply = _request(sock_path, payload, 3600)
-    if reply is None:                       # no worker: do the work here
-        os.environ.pop("ORCGEN_WORKER", None)
-        from .cli import main
-        return main(argv)
-    sys.stdout.write(reply["stdout"])
-    sys.stdout.flush()
-    sys.stderr.write(reply["stderr"])
-    return int(reply["status"])
-
-
-def _start_server(sock_path: str, lock_path: str) -> bool:
-    import fcntl
-    import subprocess
-    import time
-    os.makedirs(os.path.dirname(sock_path), exist_ok=True)
-    with open(lock_path, "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if _request(sock_path, b'{"ping": 1}', 5) is not None:
-            return True                      # another client started it meanwhile
-        try:
-            os.unlink(sock_path)
-        except FileNotFoundError:
-            pass
-        env = {k: v for k, v in os.environ.items() if k != "ORCGEN_WORKER"}
-        subprocess.Popen([sys.executable, "-m", "orcgen.worker", "--serve", sock_path],
-                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                         stderr=subprocess.DEVNULL, start_new_session=True, close_fds=True,
-                         env=env)
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            if os.path.exists(sock_path) and _request(sock_path, b'{"ping": 1}', 5) is not None:
-                return True
-            time.sleep(0.02)
-    return False
-
-
 def serve(sock_path: str) -> None:
-    """The server: warm imports, then one forked child per request."""
+    """The server: warm imports, then the front and the pool (see the module's text)."""
     os.environ.pop("ORCGEN_WORKER", None)     # its children run commands, never hand them on
+    import gc
     import io
-    import select
     import signal
+    import socket
     import argparse  # noqa: F401  (warm the imports: children start with all of them)
     import importlib
+    import marshal  # noqa: F401
     import sqlite3  # noqa: F401
-    from . import cfg, cli, interp, orc, pipeline  # noqa: F401
+    from . import batch, cache, cfg, cli, commands, elfwrite, interp, orc, pipeline  # noqa: F401
     from .backend import backend_for
     for name in cli.COMMANDS:
         try:
@@ -124,55 +67,199 @@ def serve(sock_path: str) -> None:
     for machine in (62, 183):
         be = backend_for(machine)
         getattr(be, "decoder", None)         # x86-64: imports capstone now
-    signal.signal(signal.SIGCHLD, signal.SIG_IGN)      # children reap themselves
+    _rehearse(cli, io)
     srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     tmp = sock_path + ".%d" % os.getpid()
     srv.bind(tmp)
-    srv.listen(64)
+    srv.listen(128)
     os.replace(tmp, sock_path)
     mine = os.stat(sock_path).st_ino
+    # One message per handed-on connection; a pool child takes each whole.
+    hand_out, hand_in = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    # Children share the server's pages until they write to them, and a
+    # collection would write to every object's header: freeze what exists now.
+    gc.collect()
+    gc.freeze()
+
+    def fork(role) -> int:
+        pid = os.fork()
+        if pid == 0:
+            try:
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
+                role()
+            finally:
+                os._exit(0)
+        return pid
+
+    def front() -> None:
+        hand_in.close()
+        _front(srv, hand_out, cli, commands, cache, io)
+
+    def pool_child() -> None:
+        srv.close()
+        hand_out.close()
+        fds: list[int] = []
+        try:
+            _, fds, _, _ = socket.recv_fds(hand_in, 16, 1)
+        except OSError:
+            pass
+        if fds:
+            _handle(socket.socket(fileno=fds[0]), cli, io)
+
+    front_pid = fork(front)
+    pool = {fork(pool_child) for _ in range(max(2, os.cpu_count() or 2))}
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))     # clean up below
     try:
         while True:
-            ready, _, _ = select.select([srv], [], [], _IDLE)
-            if not ready:
-                break                        # idle: exit
-            conn, _ = srv.accept()
-            if os.fork() == 0:
-                srv.close()
-                _handle(conn, cli, io)
-                os._exit(0)
-            conn.close()
+            pid, _ = os.wait()
+            if pid == front_pid:             # idle (or broken): the server goes too
+                break
+            if pid in pool:
+                pool.discard(pid)
+                pool.add(fork(pool_child))
     finally:
         try:
             if os.stat(sock_path).st_ino == mine:      # not replaced by a newer server
                 os.unlink(sock_path)
         except OSError:
             pass
+        for pid in pool | {front_pid}:
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except OSError:
+                pass
 
 
-def _handle(conn: socket.socket, cli, io) -> None:
-    req = json.loads(_recv_all(conn) or b"{}")
-    if "ping" in req:
-        conn.sendall(b'{"pong": 1}')
-        conn.close()
-        return
-    os.chdir(req["cwd"])
-    os.environ.update(req.get("env", {}))
+def _front(srv, hand_out, cli, commands, cache, io) -> None:
+    """Accept every request; answer cache hits here, hand the rest to the pool."""
+    import socket
+    srv.settimeout(_IDLE)
+    commands.set_cache_only(True)
+    base_env = dict(os.environ)
+    while True:
+        try:
+            conn, _ = srv.accept()
+        except TimeoutError:
+            return                           # idle
+        try:
+            conn.settimeout(10)
+            data = _peek_request(conn)
+            if data == client.PING:
+                conn.sendall(client.PONG)
+                continue
+            if data == b"":
+                continue
+            reply = None
+            req = client.decode_request(data) if data else None
+            if req is not None:
+                cache.default = None         # each request enables it afresh, or not
+                try:
+                    reply = _run(*req, cli, io)
+                except commands.NotCached:
+                    reply = None
+                finally:
+                    os.environ.clear()
+                    os.environ.update(base_env)
+            if reply is not None:
+                _recv_all(conn)              # consume what was only peeked at
+                conn.sendall(reply)
+            else:
+                socket.send_fds(hand_out, [b"c"], [conn.fileno()])
+        except OSError:
+            pass                             # the client went away: nothing to answer
+        except Exception:                    # never answer wrongly: the pool does it properly
+            try:
+                socket.send_fds(hand_out, [b"c"], [conn.fileno()])
+            except OSError:
+                pass
+        finally:
+            conn.close()
+
+
+def _peek_request(conn) -> bytes | None:
+    """The whole request, read without consuming it (the pool may need it);
+    b"" when the client sent nothing, None when it is not a request or too
+    long (or too slow) to peek at."""
+    import socket
+    import time
+    deadline = time.monotonic() + 2
+    want = 64
+    while True:
+        data = conn.recv(want, socket.MSG_PEEK)
+        if not data:
+            return b""
+        if data == client.PING:
+            return conn.recv(len(data))
+        total = client.request_length(data[:40])
+        if total is None and len(data) >= 40:
+            return None
+        if total is not None:
+            if total > _PEEK_LIMIT:
+                return None
+            if len(data) >= total:
+                return data[:total]
+            want = total
+        if time.monotonic() > deadline:      # the rest is slow to come: let the pool wait for it
+            return None
+        time.sleep(0.0002)
+
+
+def _run(argv: list[str], cwd: str, env: dict[str, str], cli, io) -> bytes:
+    """Run one command as `orcgen ARGV` would, in this process; the reply bytes."""
+    os.chdir(cwd)
+    for k in [k for k in os.environ if k.startswith("ORCGEN_") or k == "SRCARCH"]:
+        del os.environ[k]                    # the client's settings, not the first client's
+    os.environ.update(env)
     os.environ.pop("ORCGEN_WORKER", None)
     out, err = io.StringIO(), io.StringIO()
+    saved = sys.stdout, sys.stderr
     sys.stdout, sys.stderr = out, err
     try:
-        status = cli.main(list(req["argv"]))
+        status = cli.main(argv)
     except SystemExit as e:                  # argparse usage errors
         status = e.code if isinstance(e.code, int) else 2
-    except BaseException as e:               # a bug: report it, never hang the client
-        err.write("orcgen: error: internal error: %s: %s\n" % (type(e).__name__, e))
-        status = 70
     finally:
         sys.stdout.flush()
-    conn.sendall(json.dumps({"status": status, "stdout": out.getvalue(),
-                             "stderr": err.getvalue()}).encode())
+        sys.stdout, sys.stderr = saved
+    return client.encode_reply(status, out.getvalue(), err.getvalue())
+
+
+def _handle(conn, cli, io) -> None:
+    """A pool child's one request."""
+    req = client.decode_request(_recv_all(conn))
+    if req is None:                          # a ping (or garbage): prove we are alive
+        conn.sendall(client.PONG)
+        conn.close()
+        return
+    try:
+        reply = _run(*req, cli, io)
+    except BaseException as e:               # a bug: report it, never hang the client
+        reply = client.encode_reply(70, "", "orcgen: error: internal error: %s: %s\n"
+                                    % (type(e).__name__, e))
+    conn.sendall(reply)
     conn.close()
+
+
+def _rehearse(cli, io) -> None:
+    """Run each command once on an empty input, so that what the first call
+    builds (argparse's compiled patterns, gettext lookups, lazy imports) is
+    in the server before it forks, not rebuilt in every child.  Without the
+    cache: a database opened here would be shared by every child after fork."""
+    saved = sys.stdout, sys.stderr, os.environ.get("ORCGEN_NO_CACHE")
+    os.environ["ORCGEN_NO_CACHE"] = "1"
+    try:
+        for name in cli.COMMANDS:
+            sys.stdout, sys.stderr = io.StringIO(), io.StringIO()
+            try:
+                cli.main([name, os.devnull])
+            except BaseException:
+                pass
+    finally:
+        sys.stdout, sys.stderr = saved[0], saved[1]
+        if saved[2] is None:
+            os.environ.pop("ORCGEN_NO_CACHE", None)
+        else:
+            os.environ["ORCGEN_NO_CACHE"] = saved[2]
 
 
 if __name__ == "__main__":

@@ -270,12 +270,19 @@ def test_through_orcgen_command_line(tmp_path, capsys):
     assert capsys.readouterr().out == subprocess_free_orc(CLEAN, ["--orc", "--prefix=16"])
 
 
-def test_console_script_is_declared():
+def test_scripts_are_declared_and_run():
+    """bin/orcgen-objtool is the name kbuild's OBJTOOL= uses; both scripts are
+    installed as written (pyproject's script-files)."""
     text = open(os.path.join(HERE, "..", "pyproject.toml")).read()
-    assert 'orcgen-objtool = "orcgen.commands.objtool:main"' in text
-    status = subprocess.run([sys.executable, "-c", "import sys; from orcgen.commands.objtool "
-                             "import main; sys.exit(main(['--orc']))"], capture_output=True)
+    assert 'script-files = ["bin/orcgen", "bin/orcgen-objtool"]' in text
+    bindir = os.path.join(HERE, "..", "bin")
+    env = {k: v for k, v in os.environ.items() if k != "ORCGEN_WORKER"}
+    status = subprocess.run([sys.executable, os.path.join(bindir, "orcgen-objtool"), "--orc"],
+                            capture_output=True, env=env)
     assert status.returncode == 129
+    status = subprocess.run([sys.executable, os.path.join(bindir, "orcgen"), "dump", "/nonexistent"],
+                            capture_output=True, env=env, text=True)
+    assert (status.returncode, status.stderr) == (2, "orcgen: error: /nonexistent: No such file or directory\n")
 
 
 @pytest.mark.skipif(not os.access(OBJTOOL, os.X_OK), reason="objtool 6.12 is not installed at %s" % OBJTOOL)

@@ -19,11 +19,9 @@ def orcgen(args, env):
                           capture_output=True, text=True, timeout=120)
 
 
-@pytest.fixture
-def worker_env(tmp_path):
-    env = dict(os.environ, ORCGEN_CACHE_DIR=str(tmp_path), ORCGEN_WORKER_IDLE="30")
-    yield env
-    # stop the server this test started (it would also exit by itself when idle)
+def servers(cache_dir) -> list[int]:
+    """The worker processes (server, pool, keeper) serving this cache directory."""
+    pids = []
     for proc in os.listdir("/proc"):
         if not proc.isdigit():
             continue
@@ -32,11 +30,21 @@ def worker_env(tmp_path):
                 cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue
-        if "orcgen.worker --serve %s" % tmp_path in cmd:
-            try:
-                os.kill(int(proc), signal.SIGTERM)
-            except OSError:
-                pass
+        if "--serve %s" % cache_dir in cmd:
+            pids.append(int(proc))
+    return pids
+
+
+@pytest.fixture
+def worker_env(tmp_path):
+    env = dict(os.environ, ORCGEN_CACHE_DIR=str(tmp_path), ORCGEN_WORKER_IDLE="30")
+    yield env
+    # stop the server this test started (it would also exit by itself when idle)
+    for pid in servers(tmp_path):
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except OSError:
+            pass
 
 
 @pytest.mark.parametrize("cmd", [["orc"], ["check"], ["check", "--stackval"]])
@@ -69,3 +77,62 @@ def test_falls_back_in_process_when_the_worker_cannot_start(tmp_path):
     env = dict(os.environ, ORCGEN_CACHE_DIR=str(blocked / "sub"), ORCGEN_WORKER="1")
     r = orcgen(["orc", OBJS[0]], env)
     assert r.returncode == 0 and r.stdout == open(OBJS[0][:-2] + ".orc.txt").read()
+
+
+def test_server_imports_the_clients_orcgen_not_the_working_directorys(worker_env, tmp_path):
+    """A directory named orcgen in the working directory (a source tree, a
+    build directory) must not be what the server imports."""
+    work = tmp_path / "work"
+    (work / "orcgen").mkdir(parents=True)
+    (work / "orcgen" / "__init__.py").write_text("raise SystemExit('the wrong orcgen')\n")
+    env = dict(worker_env, ORCGEN_WORKER="1")
+    # as an installed script runs: sys.path[0] is the script's directory, not the cwd
+    script = "import sys; del sys.path[0]; from orcgen.cli import main; sys.exit(main())"
+    r = subprocess.run([sys.executable, "-c", script, "orc", OBJS[0]], env=env, cwd=work,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and r.stdout == open(OBJS[0][:-2] + ".orc.txt").read()
+    assert servers(tmp_path), "the request ran in-process: the server did not start"
+
+
+def test_sigterm_stops_the_whole_server(worker_env, tmp_path):
+    import time
+    r = orcgen(["orc", OBJS[0]], dict(worker_env, ORCGEN_WORKER="1"))
+    assert r.returncode == 0
+    pids = servers(tmp_path)
+    assert len(pids) >= 3                   # server, keeper, pool
+    os.kill(min(pids), signal.SIGTERM)      # the server started first
+    deadline = time.monotonic() + 10
+    while servers(tmp_path) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not servers(tmp_path)
+    assert not any(f.name.endswith(".sock") for f in os.scandir(tmp_path))
+
+
+def test_repeats_are_answered_by_the_front_misses_by_a_fresh_child(worker_env, tmp_path):
+    """A cached answer costs no fork: the pool is untouched.  A new object
+    (or --no-cache) takes one pool child, which the server replaces."""
+    env = dict(worker_env, ORCGEN_WORKER="1")
+    first = orcgen(["orc", OBJS[0]], env)
+    before = set(servers(tmp_path))
+    again = orcgen(["orc", OBJS[0]], env)
+    assert (again.returncode, again.stdout, again.stderr) == \
+        (first.returncode, first.stdout, first.stderr)
+    assert set(servers(tmp_path)) == before
+    fresh = orcgen(["orc", "--no-cache", OBJS[0]], env)
+    assert fresh.stdout == first.stdout
+    import time
+    deadline = time.monotonic() + 10
+    while set(servers(tmp_path)) == before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert set(servers(tmp_path)) != before
+
+
+def test_each_request_has_its_own_settings_not_the_first_clients(worker_env, tmp_path):
+    """The server inherits the environment of the client that started it;
+    a later client's ORCGEN_* settings (here: caching on) must win."""
+    orcgen(["orc", OBJS[1]], dict(worker_env, ORCGEN_WORKER="1", ORCGEN_NO_CACHE="1"))
+    env = dict(worker_env, ORCGEN_WORKER="1")
+    orcgen(["orc", OBJS[0]], env)
+    before = set(servers(tmp_path))
+    orcgen(["orc", OBJS[0]], env)
+    assert set(servers(tmp_path)) == before   # cached, so answered by the front

@@ -9,6 +9,28 @@ from typing import Callable, Iterable
 from ..errors import InputError
 
 
+class NotCached(Exception):
+    """Raised in cache-only mode where the answer needs real work (see need_work)."""
+
+
+_cache_only = False
+
+
+def set_cache_only(on: bool) -> None:
+    """Cache-only mode: commands answer from the output cache or raise NotCached.
+
+    The warm worker's front process answers repeated requests this way, in
+    one long-lived process, and hands everything else to a fresh child."""
+    global _cache_only
+    _cache_only = on
+
+
+def need_work() -> None:
+    """Call before analysing or writing anything: refuses in cache-only mode."""
+    if _cache_only:
+        raise NotCached()
+
+
 def options_from(extra: list[str], ap, objtool_args: str | None = None):
     """Options from objtool-style arguments; exits with usage on unknown ones."""
     from ..options import Options
@@ -83,6 +105,7 @@ def _cached_output(store, cache_as: str, path: str, handle: Callable) -> int:
 
 
 def _one_file(path: str, handle: Callable) -> int:
+    need_work()
     from ..pipeline import load_each
     try:
         objs = load_each(path)

@@ -252,6 +252,8 @@ def _link_valid(a: ObjtoolArgs, elf, err: TextIO) -> bool:
 
 def objtool(argv: list[str], out: TextIO | None = None, err: TextIO | None = None) -> int:
     """Run as objtool would with `argv` (without the program name); the exit status."""
+    from . import need_work
+    need_work()
     out = out or sys.stdout
     err = err or sys.stderr
     try:

@@ -138,7 +138,8 @@ def _run_write(files: list[str], opts, dry_run: bool) -> int:
     """--write: 0 written (or nothing to write), 1 analysis gave up or already
     has ORC, 2 unreadable or unwritable file (left unchanged)."""
     from ..errors import InputError
-    from . import error
+    from . import error, need_work
+    need_work()
     status = 0
     for path in files:
         try:

@@ -39,13 +39,14 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(ROOT, "tests"))
 sys.path.insert(0, ROOT)
 
+import elfmutate  # noqa: E402
 import fuzzgen  # noqa: E402
 
 GOOD = os.path.join(fuzzgen.FIXTURES, "x86_64", "switch-gcc-O2-fp.o")
 
 
 def make_case(seed: str, n: int, seeds: list[str]) -> fuzzgen.Case:
-    return fuzzgen.generate(fuzzgen.RandomChooser(random.Random("%s:%d" % (seed, n))), seeds)
+    return fuzzgen.generate(elfmutate.RandomChooser(random.Random("%s:%d" % (seed, n))), seeds)
 
 
 def _crash_key(tb: str) -> str:

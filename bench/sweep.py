@@ -41,6 +41,7 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(ROOT, "tests"))
 sys.path.insert(0, ROOT)
 
+import elfmutate  # noqa: E402
 import fuzzgen  # noqa: E402
 
 ELF_MAGIC, AR_MAGIC = b"\x7fELF", b"!<arch>\n"
@@ -232,8 +233,8 @@ def text_size(path: str) -> int:
     try:
         with open(path, "rb") as f:
             data = f.read()
-        lay = fuzzgen.Layout.parse(data)
-        return sum(s[5] for s in lay.sections if s[2] & fuzzgen.SHF_EXECINSTR and s[1] != fuzzgen.SHT_NOBITS)
+        lay = elfmutate.Layout.parse(data)
+        return sum(s[5] for s in lay.sections if s[2] & elfmutate.SHF_EXECINSTR and s[1] != elfmutate.SHT_NOBITS)
     except Exception:
         return -1
 

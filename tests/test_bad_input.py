@@ -20,8 +20,10 @@ import sys
 
 import pytest
 
+import elfmutate
 import fuzzgen
-from fuzzgen import ElfEditor, Layout, make_archive, run_cli
+from elfmutate import ElfEditor, Layout, make_archive
+from fuzzgen import run_cli
 
 
 @pytest.fixture(autouse=True)
@@ -54,7 +56,7 @@ def _sections(data: bytes) -> dict[str, int]:
 def set_shdr(data: bytes, section: str, fld: str, value: int) -> bytes:
     """`data` with field `fld` (sh_name, sh_type, ...) of section `section` set to value."""
     idx = _sections(data)[section]
-    off, width = {n: (o, w) for n, o, w in fuzzgen.SHDR_FIELDS}[fld]
+    off, width = {n: (o, w) for n, o, w in elfmutate.SHDR_FIELDS}[fld]
     shoff = struct.unpack_from("<Q", data, 40)[0]
     b = bytearray(data)
     b[shoff + idx * 64 + off:shoff + idx * 64 + off + width] = \
@@ -63,7 +65,7 @@ def set_shdr(data: bytes, section: str, fld: str, value: int) -> bytes:
 
 
 def set_ehdr(data: bytes, fld: str, value: int) -> bytes:
-    off, width = {n: (o, w) for n, o, w, _ in fuzzgen.EHDR_FIELDS}[fld]
+    off, width = {n: (o, w) for n, o, w, _ in elfmutate.EHDR_FIELDS}[fld]
     b = bytearray(data)
     b[off:off + width] = (value & ((1 << (8 * width)) - 1)).to_bytes(width, "little")
     return bytes(b)
@@ -72,10 +74,10 @@ def set_ehdr(data: bytes, fld: str, value: int) -> bytes:
 def symbols(data: bytes) -> dict[str, int]:
     """symbol name -> file offset of its symbol-table entry."""
     ed = ElfEditor(data)
-    st = next(i for i, s in enumerate(ed.shdrs) if s[1] == fuzzgen.SHT_SYMTAB)
+    st = next(i for i, s in enumerate(ed.shdrs) if s[1] == elfmutate.SHT_SYMTAB)
     strtab = ed.data_of(ed.shdrs[st][6])
     out = {}
-    for k, (nm, *_rest) in enumerate(fuzzgen.SYM.iter_unpack(ed.data_of(st))):
+    for k, (nm, *_rest) in enumerate(elfmutate.SYM.iter_unpack(ed.data_of(st))):
         out[strtab[nm:strtab.index(b"\0", nm)].decode()] = ed.shdrs[st][4] + 24 * k
     return out
 
@@ -102,13 +104,13 @@ def first_rela(data: bytes, section: str) -> int:
 
 def with_nobits(name: str, size: int, rela: bool = False) -> bytes:
     ed = ElfEditor(BASE)
-    i = ed.add(name, fuzzgen.SHT_NOBITS, fuzzgen.SHF_ALLOC, b"")
+    i = ed.add(name, elfmutate.SHT_NOBITS, elfmutate.SHF_ALLOC, b"")
     ed.shdrs[i][5] = size
     if name == ".orc_unwind":
-        ed.add(".orc_unwind_ip", 1, fuzzgen.SHF_ALLOC, b"\0" * 8)
+        ed.add(".orc_unwind_ip", 1, elfmutate.SHF_ALLOC, b"\0" * 8)
     if rela:
         symtab = _sections(BASE)[".symtab"]
-        ed.add(".rela" + name, fuzzgen.SHT_RELA, fuzzgen.SHF_INFO_LINK,
+        ed.add(".rela" + name, elfmutate.SHT_RELA, elfmutate.SHF_INFO_LINK,
                struct.pack("<QQq", 0, (2 << 32) | 2, 0), link=symtab, info=i, entsize=24)
     return ed.build()
 

@@ -20,6 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import elfmutate
 import fuzzgen
 
 
@@ -87,7 +88,7 @@ def run_case(case: fuzzgen.Case) -> None:
           suppress_health_check=list(HealthCheck))
 @given(st.data())
 def test_mutated_objects_never_crash_orcgen(data):
-    run_case(fuzzgen.generate(fuzzgen.DrawChooser(data.draw), SEEDS))
+    run_case(fuzzgen.generate(elfmutate.DrawChooser(data.draw), SEEDS))
 
 
 def test_generator_reaches_past_the_header():
@@ -98,7 +99,7 @@ def test_generator_reaches_past_the_header():
     tmp = tempfile.mkdtemp(prefix="orcgen-fuzzgen-")
     try:
         for n in range(120):
-            case = fuzzgen.generate(fuzzgen.RandomChooser(random.Random("gen:%d" % n)),
+            case = fuzzgen.generate(elfmutate.RandomChooser(random.Random("gen:%d" % n)),
                                     fuzzgen.fixture_paths(["x86_64"]))
             path = os.path.join(tmp, "x")
             with open(path, "wb") as f:
@@ -123,7 +124,7 @@ def test_kernelized_seed_is_valid_before_mutation():
     tmp = tempfile.mkdtemp(prefix="orcgen-kernelize-")
     try:
         for n in range(40):
-            data, log = fuzzgen.kernelize(fuzzgen.RandomChooser(random.Random("k:%d" % n)), base)
+            data, log = elfmutate.kernelize(elfmutate.RandomChooser(random.Random("k:%d" % n)), base)
             path = os.path.join(tmp, "k.o")
             with open(path, "wb") as f:
                 f.write(data)

@@ -32,6 +32,14 @@ _INTERESTING = frozenset(
      0xEB, 0xFC, 0xFD, 0xFF]
     + list(range(0x50, 0x60)) + list(range(0x70, 0x80)) + list(range(0x80, 0x84)))
 
+# Opcodes objtool looks at only in their 64-bit form (REX.W): without it they are
+# plain instructions, whatever their operands.
+_W_ONLY = frozenset([0x01, 0x29, 0x88, 0x89, 0x8B, 0x8D, 0x80, 0x81, 0x82, 0x83])
+
+# Second bytes of 0F-escaped opcodes that _decode_0f gives facts for; the rest are plain.
+_0F_SPECIAL = frozenset([0x01, 0x05, 0x07, 0x0B, 0x0D, 0x1E, 0x1F, 0x34, 0x35, 0xA0, 0xA1,
+                         0xA8, 0xA9, 0xB9] + list(range(0x80, 0x90)))
+
 # First bytes that need a closer look: the interesting opcodes, legacy prefixes, REX.
 _SPECIAL_FIRST = _INTERESTING | LEGACY_PREFIXES | frozenset(range(0x40, 0x50))
 
@@ -61,6 +69,7 @@ def _can_read_structs(capstone) -> bool:
 
 # struct cs_insn (capstone 5): id u32, address u64 (at 8), size u16 (at 16), ...; 248 bytes
 _INSN_STRUCT = struct.Struct("<16xH230x")
+_SIZE_FIELD = 16 // 2          # the size field, in u16 units
 
 
 def _is_nopw(code: bytes, off: int, size: int) -> bool:
@@ -106,7 +115,8 @@ class X86Decoder:
             raw = ctypes.string_at(insns, n * _INSN_STRUCT.size)
         finally:
             cs._cs.cs_free(insns, n)
-        return [t[0] for t in _INSN_STRUCT.iter_unpack(raw)]
+        # the u16 size field of each 248-byte struct, without a tuple per instruction
+        return memoryview(raw).cast("H")[_SIZE_FIELD::_INSN_STRUCT.size // 2].tolist()
 
     def _sizes_from_lite(self, buf: bytes, start: int) -> list[int]:
         try:
@@ -146,7 +156,6 @@ class X86Decoder:
         moves that cannot touch the stack, call, jcc, jmp, push/pop, ret) in line,
         with the facts the general path below would give; anything else goes
         through the general path, which follows objtool case by case."""
-        append = out.append
         new = tuple.__new__
         special = _SPECIAL_FIRST
         other, call, jcc, jmp = Kind.OTHER, Kind.CALL, Kind.JUMP_COND, Kind.JUMP_UNCOND
@@ -157,11 +166,16 @@ class X86Decoder:
         interesting = _INTERESTING
         nop = Kind.NOP
         no_ops = ()
+        w_only, of_special = _W_ONLY, _0F_SPECIAL
+        alu = (0x01, 0x29, 0x81, 0x83)
+        append = out.append
         off = start
         for size in self._sizes(code if start == 0 else code[start:], start):
             b = code[off]
             if b not in special:
                 append(new(Insn, (off, size, other, 0, no_ops)))
+            elif b == 0x90:                  # a quarter of kernel code: function padding
+                append(new(Insn, (off, size, nop, 0, no_ops)))
             elif 0x48 <= b <= 0x4F and size >= 3 and code[off + 1] in (0x89, 0x8B):
                 modrm = code[off + 2]
                 if modrm >= 0xC0:                               # register form
@@ -175,6 +189,19 @@ class X86Decoder:
                     append(new(Insn, (off, size, other, 0, no_ops)))   # memory not based on sp/bp
                 else:
                     append(self._classify(code, off, size, in_func))
+            elif 0x40 <= b <= 0x4F and size >= 2:                # one REX prefix
+                op = code[off + 1]
+                if op not in interesting or (op in w_only and not b & 8):
+                    append(new(Insn, (off, size, other, 0, no_ops)))
+                elif 0x50 <= op <= 0x57:
+                    append(new(Insn, (off, size, other, 0, push_reg[(op & 7) + 8 * (b & 1)])))
+                elif 0x58 <= op <= 0x5F:
+                    append(new(Insn, (off, size, other, 0, pop_reg[(op & 7) + 8 * (b & 1)])))
+                elif op in alu and size >= 3 and (code[off + 2] < 0xC0 or code[off + 2] & 7 != 4
+                                                  or b & 1):
+                    append(new(Insn, (off, size, other, 0, no_ops)))   # add/sub/and not on %rsp
+                else:
+                    append(self._decode(code, off, size, 1, b, b"", in_func))
             elif b == 0xE8 and size == 5:
                 append(new(Insn, (off, 5, call, _sint(code, off + 1, off + 5), push_call)))
             elif 0x70 <= b <= 0x7F:
@@ -191,20 +218,12 @@ class X86Decoder:
                 append(new(Insn, (off, size, other, 0, pop_reg[b & 7])))
             elif b in simple:
                 append(new(Insn, (off, size, simple[b], 0, no_ops)))
-            elif 0x40 <= b <= 0x4F and size >= 2:                # one REX prefix
-                op = code[off + 1]
-                if op not in interesting:
-                    append(new(Insn, (off, size, other, 0, no_ops)))
-                elif 0x50 <= op <= 0x57:
-                    append(new(Insn, (off, size, other, 0, push_reg[(op & 7) + 8 * (b & 1)])))
-                elif 0x58 <= op <= 0x5F:
-                    append(new(Insn, (off, size, other, 0, pop_reg[(op & 7) + 8 * (b & 1)])))
-                else:
-                    append(self._decode(code, off, size, 1, b, b"", in_func))
             elif b == 0x0F and size >= 3 and code[off + 1] in (0x1F, 0x0D):
                 append(new(Insn, (off, size, nop, 0, no_ops)))       # nopl / nopw
             elif b == 0x66 and size >= 4 and _is_nopw(code, off, size):
                 append(new(Insn, (off, size, nop, 0, no_ops)))
+            elif b in w_only or (b == 0x0F and size >= 2 and code[off + 1] not in of_special):
+                append(new(Insn, (off, size, other, 0, no_ops)))
             elif b in interesting:
                 append(self._decode(code, off, size, 0, 0, b"", in_func))
             else:
@@ -222,7 +241,7 @@ class X86Decoder:
         while p < end and 0x40 <= code[p] <= 0x4F:
             rex = code[p]
             p += 1
-        if p >= end or code[p] not in _INTERESTING:
+        if p >= end or code[p] not in _INTERESTING or (code[p] in _W_ONLY and not rex & 8):
             return Insn(off, size, Kind.OTHER)
         return self._decode(code, off, size, p - off, rex, code[off:p], in_func)
 

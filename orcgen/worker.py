@@ -34,7 +34,7 @@ import sys
 from . import client
 
 _IDLE = float(os.environ.get("ORCGEN_WORKER_IDLE", "600"))
-_PEEK_LIMIT = 1 << 20          # longer requests skip the front (none are, in a build)
+_PEEK_LIMIT = 1 << 16          # longer requests (far below a socket buffer) skip the front
 
 
 def _recv_all(s) -> bytes:
@@ -142,7 +142,7 @@ def _front(srv, hand_out, cli, commands, cache, io) -> None:
         except TimeoutError:
             return                           # idle
         try:
-            conn.settimeout(10)
+            conn.settimeout(2)
             data = _peek_request(conn)
             if data == client.PING:
                 conn.sendall(client.PONG)

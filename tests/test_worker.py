@@ -136,3 +136,11 @@ def test_each_request_has_its_own_settings_not_the_first_clients(worker_env, tmp
     before = set(servers(tmp_path))
     orcgen(["orc", OBJS[0]], env)
     assert set(servers(tmp_path)) == before   # cached, so answered by the front
+
+
+def test_a_request_longer_than_the_front_peeks_at(worker_env):
+    """A command line of tens of kilobytes (a batch) goes past the front to the pool whole."""
+    files = [OBJS[0]] * (70_000 // len(OBJS[0]) + 1)
+    direct = orcgen(["check"] + files, dict(worker_env, ORCGEN_NO_CACHE="1"))
+    via = orcgen(["check"] + files, dict(worker_env, ORCGEN_WORKER="1"))
+    assert (via.returncode, via.stdout, via.stderr) == (direct.returncode, direct.stdout, direct.stderr)

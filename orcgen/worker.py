@@ -183,7 +183,7 @@ def _peek_request(conn) -> bytes | None:
     import socket
     import time
     deadline = time.monotonic() + 2
-    want = 64
+    want = 4096                              # a build's requests are a few hundred bytes
     while True:
         data = conn.recv(want, socket.MSG_PEEK)
         if not data:

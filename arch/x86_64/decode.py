@@ -85,6 +85,10 @@ def _s8(b: int) -> int:
     return b - 256 if b & 0x80 else b
 
 
+_S8 = tuple(_s8(b) for b in range(256))
+_REL32 = struct.Struct("<i").unpack_from
+
+
 def _sint(code: bytes, start: int, end: int) -> int:
     return int.from_bytes(code[start:end], "little", signed=True) if end > start else 0
 
@@ -112,11 +116,13 @@ class X86Decoder:
                 raise MemoryError("capstone: out of memory")
             return []
         try:
-            raw = ctypes.string_at(insns, n * _INSN_STRUCT.size)
+            # the u16 size field of each 248-byte struct, read in place: no copy of
+            # the array (a quarter of the time), no tuple per instruction
+            words = n * _INSN_STRUCT.size // 2
+            array = (ctypes.c_uint16 * words).from_address(ctypes.addressof(insns.contents))
+            return memoryview(array).cast("B").cast("H")[_SIZE_FIELD::_INSN_STRUCT.size // 2].tolist()
         finally:
             cs._cs.cs_free(insns, n)
-        # the u16 size field of each 248-byte struct, without a tuple per instruction
-        return memoryview(raw).cast("H")[_SIZE_FIELD::_INSN_STRUCT.size // 2].tolist()
 
     def _sizes_from_lite(self, buf: bytes, start: int) -> list[int]:
         try:
@@ -168,6 +174,8 @@ class X86Decoder:
         no_ops = ()
         w_only, of_special = _W_ONLY, _0F_SPECIAL
         alu = (0x01, 0x29, 0x81, 0x83)
+        s8, rel32 = _S8, _REL32
+        bug = Kind.BUG
         append = out.append
         off = start
         for size in self._sizes(code if start == 0 else code[start:], start):
@@ -191,7 +199,8 @@ class X86Decoder:
                     append(self._classify(code, off, size, in_func))
             elif 0x40 <= b <= 0x4F and size >= 2:                # one REX prefix
                 op = code[off + 1]
-                if op not in interesting or (op in w_only and not b & 8):
+                if op not in interesting or (op in w_only and not b & 8) or \
+                        (op == 0x0F and size >= 3 and code[off + 2] not in of_special):
                     append(new(Insn, (off, size, other, 0, no_ops)))
                 elif 0x50 <= op <= 0x57:
                     append(new(Insn, (off, size, other, 0, push_reg[(op & 7) + 8 * (b & 1)])))
@@ -203,15 +212,15 @@ class X86Decoder:
                 else:
                     append(self._decode(code, off, size, 1, b, b"", in_func))
             elif b == 0xE8 and size == 5:
-                append(new(Insn, (off, 5, call, _sint(code, off + 1, off + 5), push_call)))
+                append(new(Insn, (off, 5, call, rel32(code, off + 1)[0], push_call)))
             elif 0x70 <= b <= 0x7F:
-                append(new(Insn, (off, size, jcc, _s8(code[off + size - 1]), no_ops)))
+                append(new(Insn, (off, size, jcc, s8[code[off + size - 1]], no_ops)))
             elif b == 0x0F and size == 6 and 0x80 <= code[off + 1] <= 0x8F:
-                append(new(Insn, (off, 6, jcc, _sint(code, off + 2, off + 6), no_ops)))
+                append(new(Insn, (off, 6, jcc, rel32(code, off + 2)[0], no_ops)))
             elif b == 0xEB:
-                append(new(Insn, (off, size, jmp, _s8(code[off + 1]), no_ops)))
+                append(new(Insn, (off, size, jmp, s8[code[off + 1]], no_ops)))
             elif b == 0xE9 and size == 5:
-                append(new(Insn, (off, 5, jmp, _sint(code, off + 1, off + 5), no_ops)))
+                append(new(Insn, (off, 5, jmp, rel32(code, off + 1)[0], no_ops)))
             elif 0x50 <= b <= 0x57:
                 append(new(Insn, (off, size, other, 0, push_reg[b & 7])))
             elif 0x58 <= b <= 0x5F:
@@ -224,6 +233,8 @@ class X86Decoder:
                 append(new(Insn, (off, size, nop, 0, no_ops)))
             elif b in w_only or (b == 0x0F and size >= 2 and code[off + 1] not in of_special):
                 append(new(Insn, (off, size, other, 0, no_ops)))
+            elif b == 0x0F and size == 2 and code[off + 1] == 0x0B:
+                append(new(Insn, (off, 2, bug, 0, no_ops)))            # ud2
             elif b in interesting:
                 append(self._decode(code, off, size, 0, 0, b"", in_func))
             else:
@@ -249,37 +260,14 @@ class X86Decoder:
     def _decode(self, code: bytes, off: int, size: int, skip: int, rex: int, prefixes: bytes,
                 in_func: Callable[[int], bool]) -> Insn:
         p = off + skip
-        end = off + size
         op1 = code[p]
+        if op1 in _W_ONLY:
+            # 64-bit ALU/mov/lea forms: they matter only with REX.W
+            return _decode_w(code, off, size, p, op1, rex) if rex & 8 else Insn(off, size, Kind.OTHER)
+        end = off + size
         prefix = prefixes[0] if prefixes else 0
-        rex_w = (rex >> 3) & 1
         rex_r = (rex >> 2) & 1
-        rex_x = (rex >> 1) & 1
         rex_b = rex & 1
-
-        # ModRM / SIB / displacement, for the opcodes that have them.
-        def modrm_at(q: int):
-            modrm = code[q]
-            mod = modrm >> 6
-            reg = ((modrm >> 3) & 7) + 8 * rex_r
-            rm = (modrm & 7) + 8 * rex_b
-            q += 1
-            sib_index = sib_base = -1
-            if mod != 3 and (modrm & 7) == 4:
-                sib = code[q]
-                sib_index = ((sib >> 3) & 7) + 8 * rex_x
-                sib_base = (sib & 7) + 8 * rex_b
-                q += 1
-                no_base = (sib & 7) == 5 and mod == 0
-            else:
-                no_base = False
-            if mod == 1:
-                disp = _s8(code[q])
-            elif mod == 2 or (mod == 0 and (modrm & 7) == 5) or no_base:
-                disp = _sint(code, q, q + 4)
-            else:
-                disp = 0
-            return modrm, mod, reg, rm, sib_index, sib_base, disp
 
         if 0x50 <= op1 <= 0x57:
             return Insn(off, size, Kind.OTHER, ops=_PUSH_REG[(op1 & 7) + 8 * rex_b])
@@ -335,89 +323,6 @@ class X86Decoder:
             if reg == 6:
                 return Insn(off, size, Kind.OTHER, ops=(_PUSH_CONST,))
             return Insn(off, size, Kind.OTHER)
-
-        # The rest are 64-bit ALU/mov/lea forms that matter only with REX.W.
-        if not rex_w:
-            return Insn(off, size, Kind.OTHER)
-        modrm, mod, reg, rm, sib_index, sib_base, disp = modrm_at(p + 1)
-        is_rip = (modrm & 7) == 5 and mod == 0
-        have_sib = (modrm & 7) == 4 and mod != 3
-
-        def rm_is(r: int) -> bool:
-            if have_sib:
-                return sib_base == r and sib_index == HW_SP and (sib_base != HW_BP or mod != 0)
-            return rm == r
-
-        def rm_is_mem(r: int) -> bool:
-            return mod != 3 and not is_rip and rm_is(r)
-
-        if op1 in (0x01, 0x29):
-            if mod == 3 and rm == HW_SP:
-                # add/sub reg, %rsp
-                return Insn(off, size, Kind.OTHER,
-                            ops=(StackOp(Src.ADD, Dest.REG, src_reg=HW2DW[reg], dest_reg=SP),))
-            return Insn(off, size, Kind.OTHER)
-        if 0x80 <= op1 <= 0x83:
-            if not (mod == 3 and rm == HW_SP):
-                return Insn(off, size, Kind.OTHER)
-            imm = _sint(code, end - 4, end) if op1 == 0x81 else _s8(code[end - 1])
-            sub = modrm >> 3 & 7
-            if sub == 5:
-                imm = -imm
-            if sub in (0, 5):
-                return Insn(off, size, Kind.OTHER,
-                            ops=(StackOp(Src.ADD, Dest.REG, src_reg=SP, src_off=imm, dest_reg=SP),))
-            if sub == 4:
-                return Insn(off, size, Kind.OTHER,
-                            ops=(StackOp(Src.AND, Dest.REG, src_reg=SP, src_off=imm, dest_reg=SP),))
-            return Insn(off, size, Kind.OTHER)
-        if op1 == 0x89:
-            if mod == 3:
-                # mov reg, reg
-                return Insn(off, size, Kind.OTHER,
-                            ops=(StackOp(Src.REG, Dest.REG, src_reg=HW2DW[reg], dest_reg=HW2DW[rm]),))
-            if is_rip:
-                return Insn(off, size, Kind.OTHER)
-            base = rm
-            if have_sib:
-                base = sib_base
-                if sib_index != HW_SP:
-                    return Insn(off, size, Kind.OTHER)
-            if reg == HW_SP:
-                # mov %rsp, disp(%reg)
-                return Insn(off, size, Kind.OTHER,
-                            ops=(StackOp(Src.REG, Dest.REG_INDIRECT, src_reg=SP,
-                                         dest_reg=HW2DW[base], dest_off=disp),))
-            op1 = 0x88   # objtool falls through to the 0x88 case
-        if op1 == 0x88:
-            for r in (HW_BP, HW_SP):
-                if rm_is_mem(r):
-                    # mov reg, disp(%rbp) / disp(%rsp)
-                    return Insn(off, size, Kind.OTHER,
-                                ops=(StackOp(Src.REG, Dest.REG_INDIRECT, src_reg=HW2DW[reg],
-                                             dest_reg=HW2DW[r], dest_off=disp),))
-            return Insn(off, size, Kind.OTHER)
-        if op1 == 0x8B:
-            for r in (HW_BP, HW_SP):
-                if rm_is_mem(r):
-                    # mov disp(%rbp) / disp(%rsp), reg
-                    return Insn(off, size, Kind.OTHER,
-                                ops=(StackOp(Src.REG_INDIRECT, Dest.REG, src_reg=HW2DW[r],
-                                             src_off=disp, dest_reg=HW2DW[reg]),))
-            return Insn(off, size, Kind.OTHER)
-        if op1 == 0x8D:
-            if mod == 3 or is_rip:
-                return Insn(off, size, Kind.OTHER)
-            base = rm
-            if have_sib:
-                base = sib_base
-                if sib_index != HW_SP:
-                    return Insn(off, size, Kind.OTHER)
-            # lea disp(%src), %dst  (objtool calls a zero displacement a plain move)
-            src = Src.ADD if disp else Src.REG
-            return Insn(off, size, Kind.OTHER,
-                        ops=(StackOp(src, Dest.REG, src_reg=HW2DW[base], src_off=disp,
-                                     dest_reg=HW2DW[reg]),))
         return Insn(off, size, Kind.OTHER)
 
     @staticmethod
@@ -453,6 +358,117 @@ class X86Decoder:
         if op2 in (0xA1, 0xA9):
             return Insn(off, size, Kind.OTHER, ops=(_POP_MEM,))     # pop %fs/%gs
         return Insn(off, size, Kind.OTHER)
+
+
+def _modrm_at(code: bytes, q: int, rex: int) -> tuple[int, int, int, int, int, int, int]:
+    """ModRM at q, then SIB and displacement: (modrm, mod, reg, rm, sib_index, sib_base, disp)."""
+    modrm = code[q]
+    mod = modrm >> 6
+    reg = ((modrm >> 3) & 7) + 8 * ((rex >> 2) & 1)
+    rm = (modrm & 7) + 8 * (rex & 1)
+    q += 1
+    sib_index = sib_base = -1
+    if mod != 3 and (modrm & 7) == 4:
+        sib = code[q]
+        sib_index = ((sib >> 3) & 7) + 8 * ((rex >> 1) & 1)
+        sib_base = (sib & 7) + 8 * (rex & 1)
+        q += 1
+        no_base = (sib & 7) == 5 and mod == 0
+    else:
+        no_base = False
+    if mod == 1:
+        disp = _s8(code[q])
+    elif mod == 2 or (mod == 0 and (modrm & 7) == 5) or no_base:
+        disp = _sint(code, q, q + 4)
+    else:
+        disp = 0
+    return modrm, mod, reg, rm, sib_index, sib_base, disp
+
+
+def _decode_w(code: bytes, off: int, size: int, p: int, op1: int, rex: int) -> Insn:
+    """The REX.W forms of the opcodes in _W_ONLY (arch/x86/decode.c's 64-bit cases):
+    moves, adds and leas that can change or save the stack and frame pointers."""
+    end = off + size
+    modrm, mod, reg, rm, sib_index, sib_base, disp = _modrm_at(code, p + 1, rex)
+    is_rip = (modrm & 7) == 5 and mod == 0
+    have_sib = (modrm & 7) == 4 and mod != 3
+
+    # the register a memory operand is based on, with no index: objtool's rm_is_mem()
+    if mod == 3 or is_rip:
+        mem_base = -1
+    elif have_sib:
+        mem_base = sib_base if sib_index == HW_SP and (sib_base != HW_BP or mod != 0) else -1
+    else:
+        mem_base = rm
+
+    if op1 in (0x01, 0x29):
+        if mod == 3 and rm == HW_SP:
+            # add/sub reg, %rsp
+            return Insn(off, size, Kind.OTHER,
+                        ops=(StackOp(Src.ADD, Dest.REG, src_reg=HW2DW[reg], dest_reg=SP),))
+        return Insn(off, size, Kind.OTHER)
+    if 0x80 <= op1 <= 0x83:
+        if not (mod == 3 and rm == HW_SP):
+            return Insn(off, size, Kind.OTHER)
+        imm = _sint(code, end - 4, end) if op1 == 0x81 else _s8(code[end - 1])
+        sub = modrm >> 3 & 7
+        if sub == 5:
+            imm = -imm
+        if sub in (0, 5):
+            return Insn(off, size, Kind.OTHER,
+                        ops=(StackOp(Src.ADD, Dest.REG, src_reg=SP, src_off=imm, dest_reg=SP),))
+        if sub == 4:
+            return Insn(off, size, Kind.OTHER,
+                        ops=(StackOp(Src.AND, Dest.REG, src_reg=SP, src_off=imm, dest_reg=SP),))
+        return Insn(off, size, Kind.OTHER)
+    if op1 == 0x89:
+        if mod == 3:
+            # mov reg, reg
+            return Insn(off, size, Kind.OTHER,
+                        ops=(StackOp(Src.REG, Dest.REG, src_reg=HW2DW[reg], dest_reg=HW2DW[rm]),))
+        if is_rip:
+            return Insn(off, size, Kind.OTHER)
+        base = rm
+        if have_sib:
+            base = sib_base
+            if sib_index != HW_SP:
+                return Insn(off, size, Kind.OTHER)
+        if reg == HW_SP:
+            # mov %rsp, disp(%reg)
+            return Insn(off, size, Kind.OTHER,
+                        ops=(StackOp(Src.REG, Dest.REG_INDIRECT, src_reg=SP,
+                                     dest_reg=HW2DW[base], dest_off=disp),))
+        op1 = 0x88   # objtool falls through to the 0x88 case
+    if op1 == 0x88:
+        for r in (HW_BP, HW_SP):
+            if mem_base == r:
+                # mov reg, disp(%rbp) / disp(%rsp)
+                return Insn(off, size, Kind.OTHER,
+                            ops=(StackOp(Src.REG, Dest.REG_INDIRECT, src_reg=HW2DW[reg],
+                                         dest_reg=HW2DW[r], dest_off=disp),))
+        return Insn(off, size, Kind.OTHER)
+    if op1 == 0x8B:
+        for r in (HW_BP, HW_SP):
+            if mem_base == r:
+                # mov disp(%rbp) / disp(%rsp), reg
+                return Insn(off, size, Kind.OTHER,
+                            ops=(StackOp(Src.REG_INDIRECT, Dest.REG, src_reg=HW2DW[r],
+                                         src_off=disp, dest_reg=HW2DW[reg]),))
+        return Insn(off, size, Kind.OTHER)
+    if op1 == 0x8D:
+        if mod == 3 or is_rip:
+            return Insn(off, size, Kind.OTHER)
+        base = rm
+        if have_sib:
+            base = sib_base
+            if sib_index != HW_SP:
+                return Insn(off, size, Kind.OTHER)
+        # lea disp(%src), %dst  (objtool calls a zero displacement a plain move)
+        src = Src.ADD if disp else Src.REG
+        return Insn(off, size, Kind.OTHER,
+                    ops=(StackOp(src, Dest.REG, src_reg=HW2DW[base], src_off=disp,
+                                 dest_reg=HW2DW[reg]),))
+    return Insn(off, size, Kind.OTHER)
 
 
 def fallback_length(code: bytes, pos: int) -> int:

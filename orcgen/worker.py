@@ -93,7 +93,7 @@ def serve(sock_path: str) -> None:
 
     def front() -> None:
         hand_in.close()
-        _front(srv, hand_out, cli, commands, cache, io)
+        _front(srv, hand_out, cli, commands, cache, io, _source_stamps())
 
     def pool_child() -> None:
         srv.close()
@@ -103,6 +103,8 @@ def serve(sock_path: str) -> None:
             _, fds, _, _ = socket.recv_fds(hand_in, 16, 1)
         except OSError:
             pass
+        # a request taken is finished even when the server stops meanwhile
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         if fds:
             _handle(socket.socket(fileno=fds[0]), cli, io)
 
@@ -130,17 +132,53 @@ def serve(sock_path: str) -> None:
                 pass
 
 
-def _front(srv, hand_out, cli, commands, cache, io) -> None:
-    """Accept every request; answer cache hits here, hand the rest to the pool."""
+def _source_stamps() -> dict[str, int]:
+    """orcgen's loaded source files and their modification times."""
+    stamps = {}
+    for name, mod in list(sys.modules.items()):
+        path = getattr(mod, "__file__", None)
+        if path and (name == "orcgen" or name.startswith("orcgen.")):
+            try:
+                stamps[path] = os.stat(path).st_mtime_ns
+            except OSError:
+                pass
+    return stamps
+
+
+def _changed(stamps: dict[str, int]) -> bool:
+    for path, mtime in stamps.items():
+        try:
+            if os.stat(path).st_mtime_ns != mtime:
+                return True
+        except OSError:
+            return True
+    return False
+
+
+def _front(srv, hand_out, cli, commands, cache, io, stamps: dict[str, int]) -> None:
+    """Accept every request; answer cache hits here, hand the rest to the pool.
+
+    When orcgen's source has changed since the server started (a developer
+    editing it, an upgrade; looked at once a second at most), the request is
+    left unanswered, which makes the client start a new server or work
+    in-process, and this server stops."""
     import socket
+    import time
     srv.settimeout(_IDLE)
     commands.set_cache_only(True)
     base_env = dict(os.environ)
+    checked = 0.0
     while True:
         try:
             conn, _ = srv.accept()
         except TimeoutError:
             return                           # idle
+        now = time.monotonic()
+        if now - checked >= 1.0:             # at most once a second: ~40 stat calls
+            checked = now
+            if _changed(stamps):
+                conn.close()
+                return
         try:
             conn.settimeout(2)
             data = _peek_request(conn)

@@ -144,3 +144,28 @@ def test_a_request_longer_than_the_front_peeks_at(worker_env):
     direct = orcgen(["check"] + files, dict(worker_env, ORCGEN_NO_CACHE="1"))
     via = orcgen(["check"] + files, dict(worker_env, ORCGEN_WORKER="1"))
     assert (via.returncode, via.stdout, via.stderr) == (direct.returncode, direct.stdout, direct.stderr)
+
+
+def test_a_server_whose_source_changed_stops_and_the_answer_stays_right(worker_env, tmp_path):
+    """After orcgen's code changes (an edit, an upgrade), a running server must
+    not answer with the old code: it stops, and the client starts a new one."""
+    import time
+    env = dict(worker_env, ORCGEN_WORKER="1")
+    first = orcgen(["orc", OBJS[0]], env)
+    old = set(servers(tmp_path))
+    assert old
+    import orcgen as pkg
+    source = os.path.join(os.path.dirname(pkg.__file__), "options.py")
+    st = os.stat(source)
+    try:
+        os.utime(source, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
+        time.sleep(1.1)                      # the front looks at most once a second
+        again = orcgen(["orc", OBJS[0]], env)
+        deadline = time.monotonic() + 10
+        while old & set(servers(tmp_path)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not old & set(servers(tmp_path))
+    finally:
+        os.utime(source, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert (again.returncode, again.stdout, again.stderr) == \
+        (first.returncode, first.stdout, first.stderr)

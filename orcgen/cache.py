@@ -16,18 +16,26 @@ silently skipped: it only ever saves time.
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import time
 
 from . import __version__
-from .client import cache_dir
 
 _MB = 1 << 20
 
 
+def cache_dir() -> str:
+    """Where the cache (and the worker's socket) lives."""
+    d = os.environ.get("ORCGEN_CACHE_DIR")
+    if d:
+        return d
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "orcgen")
+
+
 def key(*parts: bytes | str) -> bytes:
     """A content key: the parts and orcgen's version, hashed."""
+    import hashlib                           # here: the worker's thin client imports this module
     h = hashlib.blake2b(digest_size=20)
     h.update(__version__.encode())
     for p in parts:
@@ -117,13 +125,8 @@ class Cache:
 
 
 _shared: Cache | None = None
-# The cache commands use by default (set by the command line, None for library use).
+# The cache commands use (set by the command line on every call, None for library use).
 default: Cache | None = None
-
-
-def enable_default() -> None:
-    global default
-    default = shared()
 
 
 def shared() -> Cache | None:

@@ -59,11 +59,8 @@ def main(argv: list[str] | None = None) -> int:
         _parser().error("-j takes a whole number")
     no_cache = "--no-cache" in argv or os.environ.get("ORCGEN_NO_CACHE") == "1"
     argv = [a for a in argv if a != "--no-cache"]
-    if not no_cache:
-        from . import cache
-        cache.enable_default()
-    elif "orcgen.cache" in sys.modules:      # an earlier call in this process enabled it
-        sys.modules["orcgen.cache"].default = None
+    from . import cache
+    cache.default = None if no_cache else cache.shared()     # this call's, not an earlier one's
     mod = importlib.import_module("orcgen.commands." + name)
     ap = argparse.ArgumentParser(prog="orcgen " + name, description=COMMANDS[name])
     mod.add_arguments(ap)

@@ -26,18 +26,10 @@ PING = b"ping"
 PONG = b"pong"
 
 
-def cache_dir() -> str:
-    """Where the cache and the worker's socket live (cache.py documents the variables)."""
-    d = os.environ.get("ORCGEN_CACHE_DIR")
-    if d:
-        return d
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "orcgen")
-
-
 def socket_paths() -> tuple[str, str]:
     """(the server's socket, the lock that lets one client start it)."""
     from . import __version__
+    from .cache import cache_dir
     base = os.path.join(cache_dir(), "worker-%d-%s" % (os.getuid(), __version__))
     return base + ".sock", base + ".lock"
 
@@ -76,6 +68,16 @@ def encode_reply(status: int, out: str, err: str) -> bytes:
     return b"%d %d\n" % (status, len(o)) + o + e
 
 
+def recv_all(s) -> bytes:
+    """Everything the peer sends until it shuts its side down."""
+    chunks = []
+    while True:
+        b = s.recv(1 << 16)
+        if not b:
+            return b"".join(chunks)
+        chunks.append(b)
+
+
 def request(sock_path: str, payload: bytes, timeout: float) -> bytes | None:
     """The server's whole reply, or None when it cannot be reached."""
     s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
@@ -84,13 +86,7 @@ def request(sock_path: str, payload: bytes, timeout: float) -> bytes | None:
         s.connect(sock_path)
         s.sendall(payload)
         s.shutdown(_socket.SHUT_WR)
-        chunks = []
-        while True:
-            b = s.recv(1 << 16)
-            if not b:
-                break
-            chunks.append(b)
-        return b"".join(chunks) or None
+        return recv_all(s) or None
     except OSError:
         return None
     finally:

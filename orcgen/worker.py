@@ -37,15 +37,6 @@ _IDLE = float(os.environ.get("ORCGEN_WORKER_IDLE", "600"))
 _PEEK_LIMIT = 1 << 16          # longer requests (far below a socket buffer) skip the front
 
 
-def _recv_all(s) -> bytes:
-    chunks = []
-    while True:
-        b = s.recv(1 << 16)
-        if not b:
-            return b"".join(chunks)
-        chunks.append(b)
-
-
 def serve(sock_path: str) -> None:
     """The server: warm imports, then the front and the pool (see the module's text)."""
     os.environ.pop("ORCGEN_WORKER", None)     # its children run commands, never hand them on
@@ -93,7 +84,7 @@ def serve(sock_path: str) -> None:
 
     def front() -> None:
         hand_in.close()
-        _front(srv, hand_out, cli, commands, cache, io, _source_stamps())
+        _front(srv, hand_out, cli, commands, io, _source_stamps())
 
     def pool_child() -> None:
         srv.close()
@@ -155,7 +146,7 @@ def _changed(stamps: dict[str, int]) -> bool:
     return False
 
 
-def _front(srv, hand_out, cli, commands, cache, io, stamps: dict[str, int]) -> None:
+def _front(srv, hand_out, cli, commands, io, stamps: dict[str, int]) -> None:
     """Accept every request; answer cache hits here, hand the rest to the pool.
 
     When orcgen's source has changed since the server started (a developer
@@ -190,7 +181,6 @@ def _front(srv, hand_out, cli, commands, cache, io, stamps: dict[str, int]) -> N
             reply = None
             req = client.decode_request(data) if data else None
             if req is not None:
-                cache.default = None         # each request enables it afresh, or not
                 try:
                     reply = _run(*req, cli, io)
                 except commands.NotCached:
@@ -199,7 +189,7 @@ def _front(srv, hand_out, cli, commands, cache, io, stamps: dict[str, int]) -> N
                     os.environ.clear()
                     os.environ.update(base_env)
             if reply is not None:
-                _recv_all(conn)              # consume what was only peeked at
+                client.recv_all(conn)              # consume what was only peeked at
                 conn.sendall(reply)
             else:
                 socket.send_fds(hand_out, [b"c"], [conn.fileno()])
@@ -264,7 +254,7 @@ def _run(argv: list[str], cwd: str, env: dict[str, str], cli, io) -> bytes:
 
 def _handle(conn, cli, io) -> None:
     """A pool child's one request."""
-    req = client.decode_request(_recv_all(conn))
+    req = client.decode_request(client.recv_all(conn))
     if req is None:                          # a ping (or garbage): prove we are alive
         conn.sendall(client.PONG)
         conn.close()

@@ -20,7 +20,7 @@ def orcgen(args, env):
 
 
 def servers(cache_dir) -> list[int]:
-    """The worker processes (server, pool, keeper) serving this cache directory."""
+    """The worker processes (server, front, pool) serving this cache directory."""
     pids = []
     for proc in os.listdir("/proc"):
         if not proc.isdigit():
@@ -99,7 +99,7 @@ def test_sigterm_stops_the_whole_server(worker_env, tmp_path):
     r = orcgen(["orc", OBJS[0]], dict(worker_env, ORCGEN_WORKER="1"))
     assert r.returncode == 0
     pids = servers(tmp_path)
-    assert len(pids) >= 3                   # server, keeper, pool
+    assert len(pids) >= 3                   # server, front, pool
     os.kill(min(pids), signal.SIGTERM)      # the server started first
     deadline = time.monotonic() + 10
     while servers(tmp_path) and time.monotonic() < deadline:

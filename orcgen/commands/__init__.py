@@ -86,21 +86,18 @@ def _cached_output(store, cache_as: str, path: str, handle: Callable) -> int:
     blob = store.get(k)
     if blob is not None:
         status, out, err = marshal.loads(blob)
-        sys.stdout.write(out)
-        sys.stdout.flush()
-        sys.stderr.write(err)
-        return status
-    old = sys.stdout, sys.stderr
-    sys.stdout, sys.stderr = io.StringIO(), io.StringIO()
-    try:
-        status = _one_file(path, handle)
-        out, err = sys.stdout.getvalue(), sys.stderr.getvalue()
-    finally:
-        sys.stdout, sys.stderr = old
+    else:
+        old = sys.stdout, sys.stderr
+        sys.stdout, sys.stderr = io.StringIO(), io.StringIO()
+        try:
+            status = _one_file(path, handle)
+            out, err = sys.stdout.getvalue(), sys.stderr.getvalue()
+        finally:
+            sys.stdout, sys.stderr = old
+        store.put(k, marshal.dumps((status, out, err)))
     sys.stdout.write(out)
     sys.stdout.flush()
     sys.stderr.write(err)
-    store.put(k, marshal.dumps((status, out, err)))
     return status
 
 

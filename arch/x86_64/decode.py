@@ -393,13 +393,13 @@ def _decode_w(code: bytes, off: int, size: int, p: int, op1: int, rex: int) -> I
     is_rip = (modrm & 7) == 5 and mod == 0
     have_sib = (modrm & 7) == 4 and mod != 3
 
-    # the register a memory operand is based on, with no index: objtool's rm_is_mem()
-    if mod == 3 or is_rip:
+    # the base register of a memory operand without an index (-1: indexed)
+    base = (sib_base if sib_index == HW_SP else -1) if have_sib else rm
+    # ... as objtool's rm_is_mem() sees it: not RIP-relative, not a bare disp32
+    if mod == 3 or is_rip or (have_sib and base == HW_BP and mod == 0):
         mem_base = -1
-    elif have_sib:
-        mem_base = sib_base if sib_index == HW_SP and (sib_base != HW_BP or mod != 0) else -1
     else:
-        mem_base = rm
+        mem_base = base
 
     if op1 in (0x01, 0x29):
         if mod == 3 and rm == HW_SP:
@@ -426,13 +426,8 @@ def _decode_w(code: bytes, off: int, size: int, p: int, op1: int, rex: int) -> I
             # mov reg, reg
             return Insn(off, size, Kind.OTHER,
                         ops=(StackOp(Src.REG, Dest.REG, src_reg=HW2DW[reg], dest_reg=HW2DW[rm]),))
-        if is_rip:
+        if is_rip or base < 0:
             return Insn(off, size, Kind.OTHER)
-        base = rm
-        if have_sib:
-            base = sib_base
-            if sib_index != HW_SP:
-                return Insn(off, size, Kind.OTHER)
         if reg == HW_SP:
             # mov %rsp, disp(%reg)
             return Insn(off, size, Kind.OTHER,
@@ -456,13 +451,8 @@ def _decode_w(code: bytes, off: int, size: int, p: int, op1: int, rex: int) -> I
                                          src_off=disp, dest_reg=HW2DW[reg]),))
         return Insn(off, size, Kind.OTHER)
     if op1 == 0x8D:
-        if mod == 3 or is_rip:
+        if mod == 3 or is_rip or base < 0:
             return Insn(off, size, Kind.OTHER)
-        base = rm
-        if have_sib:
-            base = sib_base
-            if sib_index != HW_SP:
-                return Insn(off, size, Kind.OTHER)
         # lea disp(%src), %dst  (objtool calls a zero displacement a plain move)
         src = Src.ADD if disp else Src.REG
         return Insn(off, size, Kind.OTHER,

@@ -1,10 +1,9 @@
 # SPDX-License-Identifier: GPL-2.0-only
-"""Structure-aware mutations of real ELF objects and `ar` archives.
+"""Structure-aware mutations of real ELF objects (`ar` archives: tests/armutate.py).
 
 Most mutations pick a real field (ELF header, section header, symbol,
-relocation, archive member header) and set it to a boundary value: 0, -1,
-huge, off by one, the file size, another entry's value or index.  The rest
-flip bits, truncate, append, clobber code bytes with interesting opcodes or
+relocation) and set it to a boundary value: 0, -1, huge, off by one, the
+file size, another entry's value or index.  The rest flip bits, truncate, append, clobber code bytes with interesting opcodes or
 unterminate string tables.  `kernelize` gives an x86-64 object synthesized ORC
 and kernel special sections whose entries point at real instruction
 boundaries, so that mutations reach the code that reads them.
@@ -324,15 +323,21 @@ def mutate_append(ch, data: bytearray, lay: Layout) -> str:
     return "append %d bytes" % n
 
 
-def mutate_code(ch, data: bytearray, lay: Layout) -> str:
-    r = _region(ch, lay.code)
+def _overwrite(ch, data: bytearray, lay: Layout, what: str, regions: list[tuple[int, int]],
+               make_blob: Callable[[], bytes]) -> str:
+    """Overwrite bytes at a random place in one of `regions` (kept inside it)."""
+    r = _region(ch, regions)
     if r is None:
         return mutate_bitflip(ch, data, lay)
     off = r[0] + ch.int(0, r[1] - 1)
-    blob = ch.choice(INTERESTING_CODE) if ch.int(0, 2) else ch.bytes(ch.int(1, 16))
-    blob = blob[:max(0, r[0] + r[1] - off)]
+    blob = make_blob()[:r[0] + r[1] - off]
     data[off:off + len(blob)] = blob
-    return "code 0x%x <- %s" % (off, blob.hex())
+    return "%s 0x%x <- %s" % (what, off, blob.hex())
+
+
+def mutate_code(ch, data: bytearray, lay: Layout) -> str:
+    return _overwrite(ch, data, lay, "code", lay.code, lambda: ch.choice(INTERESTING_CODE)
+                      if ch.int(0, 2) else ch.bytes(ch.int(1, 16)))
 
 
 def mutate_strtab(ch, data: bytearray, lay: Layout) -> str:
@@ -353,14 +358,8 @@ def mutate_strtab(ch, data: bytearray, lay: Layout) -> str:
 
 
 def mutate_data(ch, data: bytearray, lay: Layout) -> str:
-    r = _region(ch, lay.data_regions)
-    if r is None:
-        return mutate_bitflip(ch, data, lay)
-    off = r[0] + ch.int(0, r[1] - 1)
-    blob = ch.bytes(ch.int(1, 8)) if ch.int(0, 1) else b"\xff" * ch.int(1, 8)
-    blob = blob[:r[0] + r[1] - off]
-    data[off:off + len(blob)] = blob
-    return "data 0x%x <- %s" % (off, blob.hex())
+    return _overwrite(ch, data, lay, "data", lay.data_regions, lambda: ch.bytes(ch.int(1, 8))
+                      if ch.int(0, 1) else b"\xff" * ch.int(1, 8))
 
 
 def mutate_copy_shdr(ch, data: bytearray, lay: Layout) -> str:
@@ -574,65 +573,3 @@ def kernelize(ch, data: bytes) -> tuple[bytes, list[str]]:
                             pick(lambda b: b in (0xE8, 0xFF, 0xC3, 0x0F))[0]) for k in range(n)])
     ed.set_data(symtab, b"".join(SYM.pack(*s) for s in syms))
     return ed.build(), log
-
-
-def ar_member_header(name: bytes, size: int | bytes) -> bytes:
-    sz = size if isinstance(size, bytes) else str(size).encode()
-    return (name.ljust(16) + b"0".ljust(12) + b"0".ljust(6) + b"0".ljust(6) + b"644".ljust(8)
-            + sz.ljust(10) + b"`\n")
-
-
-def make_archive(members: list[tuple[str, bytes]], bsd: bool = False) -> bytes:
-    """A GNU (or BSD-style) `ar` archive: symbol index, long-name table, members."""
-    out = bytearray(b"!<arch>\n")
-    out += ar_member_header(b"/", 4) + b"\0\0\0\0"
-    longnames = bytearray()
-    heads = []
-    for name, body in members:
-        nb = name.encode()
-        if bsd:
-            heads.append((b"#1/%d" % len(nb), nb + body))
-        elif len(nb) < 16:
-            heads.append((nb + b"/", body))
-        else:
-            heads.append((b"/%d" % len(longnames), body))
-            longnames += nb + b"/\n"
-    if longnames:
-        out += ar_member_header(b"//", len(longnames)) + longnames + b"\n" * (len(longnames) & 1)
-    for hname, body in heads:
-        out += ar_member_header(hname, len(body)) + body + b"\n" * (len(body) & 1)
-    return bytes(out)
-
-
-def archive_fields(data: bytes) -> list[Field]:
-    """The member headers' name and size fields of an archive built above (best effort)."""
-    out, pos = [], 8
-    while pos + 60 <= len(data) and data[pos + 58:pos + 60] == b"`\n":
-        out.append(Field("ar_name", pos, 16))
-        out.append(Field("ar_size", pos + 48, 10))
-        try:
-            size = int(data[pos + 48:pos + 58].decode("ascii").strip() or "0")
-        except ValueError:
-            break
-        pos += 60 + size + (size & 1)
-    return out
-
-
-def mutate_archive(ch, data: bytes) -> tuple[bytes, str]:
-    buf = bytearray(data)
-    fields = archive_fields(data)
-    how = ch.int(0, 3)
-    if not fields or how == 0:
-        lay = Layout(len(buf), boundaries=[8, 8 + 30, 8 + 60] + [f.off for f in fields])
-        return bytes(buf), mutate_truncate(ch, buf, lay)
-    f = ch.choice(fields)
-    if f.kind == "ar_size":
-        orig = buf[f.off:f.off + 10].decode("latin-1").strip()
-        size = int(orig) if orig.isdigit() else 0
-        v = ch.choice([b"", b"-1", b"0", b"abc", b"9999999999", b"1e3", b" 12 ",
-                       str(size + 1).encode(), str(max(0, size - 1)).encode()])
-    else:
-        v = ch.choice([b"/", b"//", b"/SYM64/", b"/99999", b"/-1", b"#1/abc", b"#1/999999",
-                       b"#1/", b"#1/-3", b"/0", b"x.o/", b"", b"\xff\xfe/"])
-    buf[f.off:f.off + f.width] = v[:f.width].ljust(f.width)
-    return bytes(buf), "archive %s@0x%x <- %r" % (f.kind, f.off, v)

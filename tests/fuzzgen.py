@@ -26,7 +26,8 @@ import re
 from dataclasses import dataclass
 from typing import Sequence
 
-from elfmutate import kernelize, make_archive, mutate_archive, mutate_elf, weighted
+from armutate import make_archive, mutate_archive
+from elfmutate import kernelize, mutate_elf, weighted
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIXTURES = os.path.join(ROOT, "tests", "fixtures")
@@ -192,20 +193,28 @@ def exercise_write(path: str, is_archive: bool) -> int:
     """`orcgen orc --write` on `path` (a scratch copy: it may be rewritten).  Judged
     like the other commands; besides, a run that did not succeed leaves the file
     byte for byte as it was, and a file orcgen wrote is one orcgen can read."""
-    with open(path, "rb") as f:
-        before = f.read()
+    before = _read_file(path)
     rc, out, err = run_cli(["orc", "--write", path])
     judge("orc --write", path, is_archive, rc, out, err)
+    _judge_written("orc --write", path, is_archive, before, rc, err)
+    return rc
+
+
+def _read_file(path: str) -> bytes:
     with open(path, "rb") as f:
-        after = f.read()
+        return f.read()
+
+
+def _judge_written(cmd: str, path: str, is_archive: bool, before: bytes, rc: int, err: str) -> None:
+    """A writer that did not succeed left the file as it was; what one wrote, orcgen can dump."""
+    after = _read_file(path)
     if rc != 0 and after != before:
-        raise OracleError("orcgen orc --write exited %d but changed the file\n%s" % (rc, err[-3000:]))
+        raise OracleError("orcgen %s exited %d but changed the file\n%s" % (cmd, rc, err[-3000:]))
     if after != before:
         rc2, out2, err2 = run_cli(["dump", path])
-        judge("dump (of what orc --write wrote)", path, is_archive, rc2, out2, err2)
+        judge("dump (of what %s wrote)" % cmd, path, is_archive, rc2, out2, err2)
         if rc2 != 0:
-            raise OracleError("orcgen cannot dump the ORC it wrote:\n%s" % err2[-3000:])
-    return rc
+            raise OracleError("orcgen cannot dump the ORC %s wrote:\n%s" % (cmd, err2[-3000:]))
 
 
 MEMORY_HEADROOM = 2 << 30
@@ -238,21 +247,12 @@ def exercise_objtool(path: str, is_archive: bool) -> int:
     0, 1 for a file it cannot use, 255 for one it cannot write) on `path`, a
     scratch copy, and `orcgen objtool --dump`: no traceback, no other status,
     and the file unchanged unless the run succeeded."""
-    with open(path, "rb") as f:
-        before = f.read()
+    before = _read_file(path)
     for argv in (["objtool", "--dump", path], ["objtool", "--orc", path]):
         rc, out, err = run_cli(argv)
         if rc not in (0, 1, 255) or TRACEBACK in out + err:
             raise OracleError("orcgen %s: exit status %r\n%s" % (" ".join(argv[:2]), rc, err[-3000:]))
-    with open(path, "rb") as f:
-        after = f.read()
-    if rc != 0 and after != before:
-        raise OracleError("orcgen objtool --orc exited %d but changed the file\n%s" % (rc, err[-3000:]))
-    if after != before:
-        rc2, out2, err2 = run_cli(["dump", path])
-        judge("dump (of what objtool --orc wrote)", path, is_archive, rc2, out2, err2)
-        if rc2 != 0:
-            raise OracleError("orcgen cannot dump the ORC orcgen objtool wrote:\n%s" % err2[-3000:])
+    _judge_written("objtool --orc", path, is_archive, before, rc, err)
     return rc
 
 

@@ -22,7 +22,8 @@ import pytest
 
 import elfmutate
 import fuzzgen
-from elfmutate import ElfEditor, Layout, make_archive
+from armutate import make_archive
+from elfmutate import ElfEditor, Layout
 from fuzzgen import run_cli
 
 

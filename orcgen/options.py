@@ -3,8 +3,9 @@
 
 Only options that change what is computed live here; output formatting belongs
 to the command line.  `from_objtool_args` reads the argument list the kernel's
-build passes to objtool (recorded in objtool-args.log), so `orcgen check` can run
-with exactly the options objtool ran with.
+build passes to objtool (recorded in objtool-args.log) with objtool's own parser
+(orcgen/objtool_args.py), so `orcgen check` runs with exactly the options objtool
+ran with.
 """
 from __future__ import annotations
 
@@ -44,51 +45,27 @@ class Options:
     def from_objtool_args(cls, args: list[str]) -> tuple["Options", list[str]]:
         """Parse objtool 6.12's `check` arguments; return the options and the files.
 
-        Unknown options raise ValueError naming them, so a build that passes
-        something new fails loudly instead of being analysed differently.
+        The parsing is objtool's own (orcgen/objtool_args.py, the parser of
+        `orcgen objtool` too), after taking out orcgen's options (`--noreturn=`,
+        `--userspace`, `--keep-going`).  Options objtool would refuse raise
+        ValueError naming them, so a build that passes something new fails
+        loudly instead of being analysed differently.
         """
-        kw: dict[str, object] = {"orc": False}
-        files: list[str] = []
-        # objtool 6.12's own options (builtin-check.c), not this dataclass's field names
-        flags = {"ibt": "ibt", "mcount": "mcount", "noinstr": "noinstr", "orc": "orc",
-                 "retpoline": "retpoline", "rethunk": "rethunk", "unret": "unret",
-                 "sls": "sls", "stackval": "stackval", "static-call": "static_call",
-                 "uaccess": "uaccess", "cfi": "cfi", "link": "link", "module": "module",
-                 "mnop": "mnop", "no-unreachable": "no_unreachable"}
-        short = {"i": "ibt", "m": "mcount", "n": "noinstr", "o": "orc", "r": "retpoline",
-                 "l": "sls", "s": "stackval", "t": "static_call", "u": "uaccess", "v": None}
-        ignored = {"backtrace", "backup", "dry-run", "sec-address", "stats", "verbose"}
-        hacks = ("jump_label", "noinstr", "skylake")
-        it = iter(args)
-        for a in it:
-            if a.startswith("--hacks") or a == "-h" or a.startswith("-h="):
-                val = a.split("=", 1)[1] if "=" in a else ",".join(hacks)
-                # objtool matches hack names as substrings (strstr), as here
-                for h in hacks:
-                    if h in val:
-                        kw["hack_" + h] = True
-            elif a.startswith("--prefix"):
-                val = a.split("=", 1)[1] if "=" in a else next(it, "0")
-                kw["prefix"] = int(val)
-            elif a.startswith("--noreturn="):
-                kw["noreturns"] = frozenset(kw.get("noreturns", frozenset())) | \
+        from .objtool_args import parse
+        own: dict[str, object] = {}
+        rest: list[str] = []
+        for a in args:
+            if a.startswith("--noreturn="):
+                own["noreturns"] = frozenset(own.get("noreturns", frozenset())) | \
                     frozenset(n for n in a.split("=", 1)[1].split(",") if n)
             elif a == "--userspace":
-                kw["userspace"] = True
+                own["userspace"] = True
             elif a == "--keep-going":
-                kw["keep_going"] = True
-            elif a.startswith("--") and a[2:] in flags:
-                kw[flags[a[2:]]] = True
-            elif a.startswith("--") and a[2:] in ignored:
-                continue
-            elif a.startswith("-") and len(a) == 2 and a[1] in short:
-                if short[a[1]]:
-                    kw[short[a[1]]] = True
-            elif a.startswith("-"):
-                raise ValueError("unknown objtool option %r" % a)
+                own["keep_going"] = True
             else:
-                files.append(a)
-        return cls(**kw), files  # type: ignore[arg-type]
+                rest.append(a)
+        parsed = parse(rest)
+        return parsed.options(**own), parsed.files
 
     def with_(self, **kw: object) -> "Options":
         return replace(self, **kw)  # type: ignore[arg-type]

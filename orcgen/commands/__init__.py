@@ -37,8 +37,8 @@ def options_from(extra: list[str], ap, objtool_args: str | None = None):
     argv = list(extra) + (objtool_args.split() if objtool_args else [])
     try:
         opts, stray = Options.from_objtool_args(argv)
-    except ValueError as e:
-        ap.error(str(e))
+    except ValueError as e:              # objtool_args.UsageError; "" is objtool's -h (its help)
+        ap.error(str(e) or "-h is objtool's help, not an option here (--hacks is)")
     if stray:
         ap.error("unrecognised arguments: %s" % " ".join(stray))
     return opts.with_(orc=True)        # checking and listing always walk the code, as objtool --orc

@@ -27,66 +27,21 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-from dataclasses import dataclass, field
 from typing import TextIO
+
+# The parsing is shared with `orcgen check`/`orcgen orc` (Options.from_objtool_args).
+from ..objtool_args import ACTIONS as _ACTIONS
+from ..objtool_args import IGNORED as _IGNORED
+from ..objtool_args import OPTIONS as _OPTIONS
+from ..objtool_args import ObjtoolArgs, UsageError  # noqa: F401  (this module's API)
+from ..objtool_args import parse as _parse
 
 HELP = "run as the kernel's objtool (make objtool=$(which orcgen-objtool))"
 
-# (short, long, what) for objtool 6.12's boolean options, in its usage order.
-_ACTIONS = [("i", "ibt", "validate and annotate IBT"),
-            ("l", "sls", "validate straight-line-speculation mitigations"),
-            ("m", "mcount", "annotate mcount/fentry calls for ftrace"),
-            ("n", "noinstr", "validate noinstr rules"),
-            ("o", "orc", "generate ORC metadata"),
-            ("r", "retpoline", "validate and annotate retpoline usage"),
-            ("s", "stackval", "validate frame pointer rules"),
-            ("t", "static-call", "annotate static calls"),
-            ("u", "uaccess", "validate uaccess rules for SMAP"),
-            ("", "cfi", "annotate kernel control flow integrity (kCFI) function preambles"),
-            ("", "rethunk", "validate and annotate rethunk usage"),
-            ("", "unret", "validate entry unret placement")]
-_OPTIONS = [("v", "verbose", "verbose warnings"),
-            ("", "backtrace", "unwind on error"),
-            ("", "backup", "create .orig files before modification"),
-            ("", "dry-run", "don't write modifications"),
-            ("", "link", "object is a linked object"),
-            ("", "mnop", "nop out mcount call sites"),
-            ("", "module", "object is part of a kernel module"),
-            ("", "no-unreachable", "skip 'unreachable instruction' warnings"),
-            ("", "sec-address", "print section addresses in warnings"),
-            ("", "stats", "print statistics")]
-_BOOLS = {lng: short for short, lng, _ in _ACTIONS + _OPTIONS}
-_SHORT = {short: lng for short, lng, _ in _ACTIONS + _OPTIONS if short}
-_IGNORED = ("verbose", "backtrace", "sec-address", "stats")      # accepted, no effect here
 
-
-class UsageError(Exception):
-    """A command line libsubcmd would reject (exit 129 after the usage text)."""
-
-
-@dataclass
-class ObjtoolArgs:
-    """objtool's command line, parsed: boolean options by their long names,
-    the --hacks enabled, --prefix, --dump, and the non-option words (files)."""
-    flags: set[str] = field(default_factory=set)
-    hacks: list[str] = field(default_factory=list)
-    prefix: int = 0
-    dump: bool = False
-    files: list[str] = field(default_factory=list)
-
-    def has(self, name: str) -> bool:
-        return name in self.flags
-
-    def options(self):
-        """orcgen's Options for these flags (via Options.from_objtool_args, so
-        the mapping from objtool's names lives in one place)."""
-        from ..options import Options
-        argv = ["--" + f for f in sorted(self.flags) if f not in ("backup", "dry-run")]
-        argv += ["--hacks=" + h for h in self.hacks]
-        if self.prefix:
-            argv.append("--prefix=%d" % self.prefix)
-        opts, _ = Options.from_objtool_args(argv)
-        return opts
+def parse(argv: list[str]) -> ObjtoolArgs:
+    """objtool 6.12's cmd_parse_options() over `argv`, OBJTOOL_ARGS first, as objtool."""
+    return _parse(argv, os.environ.get("OBJTOOL_ARGS"))
 
 
 def usage_text() -> str:
@@ -102,69 +57,6 @@ def usage_text() -> str:
     lines += [row(*a) for a in _ACTIONS[10:]]
     lines += ["", "Options:"] + [row(*o) for o in _OPTIONS] + [""]
     return "\n".join(lines) + "\n"
-
-
-def parse(argv: list[str]) -> ObjtoolArgs:
-    """objtool 6.12's parse_options() over `argv` (OBJTOOL_ARGS first, as objtool)."""
-    a = ObjtoolArgs()
-    env = os.environ.get("OBJTOOL_ARGS")
-    if argv and argv[0] == "check":           # objtool < 5.19 had subcommands
-        argv = argv[1:]
-    words = (env.split(" ")[:15] if env else []) + list(argv)
-    it = iter(words)
-    only_files = False
-    for w in it:
-        if only_files or not w.startswith("-") or w == "-":
-            a.files.append(w)
-        elif w == "--":
-            only_files = True
-        elif w.startswith("--"):
-            name, eq, val = w[2:].partition("=")
-            if name == "hacks":
-                a.hacks = _merge(a.hacks, _hacks(val if eq else None))
-            elif name == "dump":
-                if eq and val != "orc":
-                    raise UsageError("option `dump' has an invalid value")   # parse_dump() -> -1
-                a.dump = True
-            elif name == "prefix":
-                if not eq:
-                    val = next(it, None)
-                    if val is None:
-                        raise UsageError("option `prefix' requires a value")
-                try:
-                    a.prefix = int(val, 0)
-                except ValueError:
-                    raise UsageError("option `prefix' expects a numerical value") from None
-            elif name in _BOOLS:
-                if eq:
-                    raise UsageError("option `%s' takes no value" % name)
-                a.flags.add(name)
-            else:
-                raise UsageError("unknown option `%s'" % name)
-        else:
-            for k, c in enumerate(w[1:]):
-                if c == "h":                  # -h is --hacks, with an optional attached value
-                    rest = w[2 + k:]
-                    a.hacks = _merge(a.hacks, _hacks(rest or None))
-                    break
-                if c not in _SHORT:
-                    raise UsageError("unknown switch `%s'" % c)
-                a.flags.add(_SHORT[c])
-    return a
-
-
-def _merge(have: list[str], more: list[str]) -> list[str]:
-    return have + [h for h in more if h not in have]
-
-
-def _hacks(val: str | None) -> list[str]:
-    """parse_hacks(): strstr() matching, so "jump_label,skylake" enables two."""
-    if val is None:
-        return ["jump_label", "noinstr", "skylake"]
-    found = [h for h in ("jump_label", "noinstr", "skylake") if h in val]
-    if not found:
-        raise UsageError("option `hacks' has an invalid value")
-    return found
 
 
 def not_performed(a: ObjtoolArgs) -> list[str]:

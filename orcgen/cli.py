@@ -32,9 +32,19 @@ COMMANDS = {
 }
 
 
+# commands that take objtool's options (through commands.options_from)
+_ANALYSES = ("check", "orc", "diff")
+
+
+def _version() -> str:
+    from . import __version__
+    return "orcgen " + __version__
+
+
 def _parser():
     import argparse
     ap = argparse.ArgumentParser(prog="orcgen", description=__doc__.split("\n\n")[0])
+    ap.add_argument("-V", "--version", action="version", version=_version())
     sub = ap.add_subparsers(dest="cmd", required=True, metavar="COMMAND")
     for name, help_text in COMMANDS.items():
         sub.add_parser(name, help=help_text, add_help=False)
@@ -48,10 +58,15 @@ def main(argv: list[str] | None = None) -> int:
         return client_main(argv)
     import argparse
     import importlib
+    if argv[:1] in (["--version"], ["-V"]):
+        sys.stdout.write(_version() + "\n")
+        return 0
     if not argv or argv[0] not in COMMANDS:
         _parser().parse_args(argv)          # prints usage / help and exits
         return 2
     name = argv[0]
+    if name in _ANALYSES:
+        argv = argv[:1] + objtool_words(argv[1:])
     from .batch import take_jobs
     try:
         argv, jobs = take_jobs(argv)
@@ -64,6 +79,8 @@ def main(argv: list[str] | None = None) -> int:
     mod = importlib.import_module("orcgen.commands." + name)
     ap = argparse.ArgumentParser(prog="orcgen " + name, description=COMMANDS[name])
     mod.add_arguments(ap)
+    if "-h" in argv or "--help" in argv:
+        _describe_shared(ap, name)
     args, extra = ap.parse_known_args(argv[1:])
     files = getattr(args, "files", None)
     if jobs > 1 and files and len(files) > 1:
@@ -71,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         rest = list(argv)
         for f in files:                          # the same command, one file at a time
             rest.remove(f)
+        rest += getattr(mod, "BATCH_ARGS", [])   # what the command does for several files
         return batch.run(rest, files, jobs)
     try:
         return mod.run(args, extra, ap)
@@ -78,6 +96,60 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     except KeyboardInterrupt:
         return 130
+
+
+def objtool_words(argv: list[str]) -> list[str]:
+    """objtool's options as argparse can pass them through: `--objtool-args "A B"`
+    (or `--objtool-args=...`) becomes the words A B, and `--prefix N` becomes
+    `--prefix=N`, so that N is not taken for a file."""
+    out: list[str] = []
+    k = 0
+    while k < len(argv):
+        a = argv[k]
+        k += 1
+        if a == "--":
+            out += argv[k - 1:]
+            break
+        if a == "--objtool-args" and k < len(argv):
+            out += argv[k].split()
+            k += 1
+        elif a.startswith("--objtool-args="):
+            out += a.split("=", 1)[1].split()
+        elif a == "--prefix" and k < len(argv):
+            out.append("--prefix=" + argv[k])
+            k += 1
+        else:
+            out.append(a)
+    return out
+
+
+def _describe_shared(ap, name: str) -> None:
+    """For --help only: the options main() and Options take before argparse sees
+    the command line (so they are never parsed here, and cost nothing otherwise)."""
+    g = ap.add_argument_group("options of every command taking files")
+    g.add_argument("-j", "--jobs", metavar="N", help="run N files at a time (output in the order given)")
+    g.add_argument("--no-cache", action="store_true",
+                   help="do not use the on-disk cache (ORCGEN_CACHE_DIR; ORCGEN_NO_CACHE=1)")
+    if name not in _ANALYSES:
+        return
+    g = ap.add_argument_group("analysis options (orcgen's own)")
+    g.add_argument("--userspace", action="store_true",
+                   help="userspace code: C-library noreturn functions, PIC jump tables")
+    g.add_argument("--noreturn", metavar="NAME,...", help="more functions that never return")
+    g.add_argument("--keep-going", action="store_true",
+                   help="a finding ends only its own path, not the function's walk")
+    from .objtool_args import ACTIONS, OPTIONS
+    g = ap.add_argument_group(
+        "objtool 6.12 options (as the kernel build passes them, or one string with "
+        "--objtool-args \"...\"; parsed as objtool parses them)")
+    seen = {a.dest for a in ap._actions}
+    g.add_argument("--hacks", metavar="[=jump_label,noinstr,skylake]", help="patch toolchain bugs/limitations")
+    g.add_argument("--prefix", metavar="N", help="functions have N bytes of padding before them")
+    for short, lng, what in ACTIONS + OPTIONS:
+        if lng.replace("-", "_") in seen:           # diff's own --cfi, -v
+            continue
+        flags = (["-" + short] if short and short != "v" else []) + ["--" + lng]
+        g.add_argument(*flags, action="store_true", help=what)
 
 
 if __name__ == "__main__":

@@ -33,6 +33,21 @@ def add_arguments(ap) -> None:
                          "(as objtool --orc does) instead of printing the table")
     ap.add_argument("--dry-run", action="store_true",
                     help="with --write: compute and validate the new object, write nothing")
+    ap.add_argument("-H", "--with-filename", action="store_true",
+                    help="print `FILE:` before each object's table (the default with "
+                         "more than one FILE, and for archive members)")
+
+
+# Given to each file's own run under -j (orcgen/batch.py), which sees one FILE.
+BATCH_ARGS = ["--with-filename"]
+
+
+def header(elf, files: list[str], always: bool) -> None:
+    """`NAME:` before an object's table when more than one table is printed: several
+    FILEs, -H, or a member of an archive (named `lib.a(member.o)`).  One plain
+    object prints its table alone, exactly as `objtool --dump=orc` does."""
+    if always or len(files) > 1 or elf.name not in files:
+        sys.stdout.write(elf.name + ":\n")
 
 
 @dataclass
@@ -128,10 +143,12 @@ def run(args, extra, ap) -> int:
         res = analyze_elf(elf, opts)
         for f in res.findings:
             sys.stderr.write(f.line(res.name) + "\n")
+        header(elf, args.files, args.with_filename)
         for row in res.orc or ():
             sys.stdout.write(row.text() + "\n")
         return 1 if res.fatal else 0
-    return for_each_object(args.files, handle, cache_as="orc %r" % (opts,))
+    named = args.with_filename or len(args.files) > 1
+    return for_each_object(args.files, handle, cache_as="orc %r named=%s" % (opts, named))
 
 
 def _run_write(files: list[str], opts, dry_run: bool) -> int:

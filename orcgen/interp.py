@@ -509,7 +509,12 @@ class Interpreter:
         return False
 
     def add_prefix_cfi(self) -> None:
-        """--prefix=N: the N bytes of NOP padding before a function unwind like its entry."""
+        """--prefix=N: the N bytes of NOP padding before a function unwind like its entry.
+
+        objtool's add_prefix_symbols(): functions in sec_for_each_sym order (`ordered`,
+        objtool's symbol list, where a zero-size function comes after later ones), and
+        a function takes the state its first instruction has by then, which an
+        earlier function's padding may have given it."""
         p = self.p
         n = self.opts.prefix
         for cs in p.code:

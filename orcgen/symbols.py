@@ -42,15 +42,48 @@ class Sym:
         return "<Sym %s sec=%d off=%#x len=%#x>" % (self.name, self.sec, self.offset, self.len)
 
 
+def symbol_list(syms: list[Sym]) -> list[Sym]:
+    """A section's symbols in the order of objtool's sec->symbol_list.
+
+    elf_add_symbol() (in symbol-table order) puts each symbol into the interval
+    tree (an equal offset goes after the ones already there), links it into the
+    list right after its tree predecessor (or first, if it has none), and takes
+    it out of the tree again if it has no size.  So the list is in address order
+    except that a zero-size symbol is never anyone's predecessor: a later symbol
+    at a higher address goes in before it.  `syms` is in symbol-table order."""
+    head: Sym | None = None
+    nxt: dict[int, Sym | None] = {}
+    tree_offsets: list[int] = []
+    tree: list[Sym] = []
+    for s in syms:
+        k = bisect.bisect_right(tree_offsets, s.offset)
+        if k:
+            prev = tree[k - 1]
+            nxt[id(s)] = nxt[id(prev)]
+            nxt[id(prev)] = s
+        else:
+            nxt[id(s)] = head
+            head = s
+        if s.len > 0:
+            tree_offsets.insert(k, s.offset)
+            tree.insert(k, s)
+    out: list[Sym] = []
+    node = head
+    while node is not None:
+        out.append(node)
+        node = nxt[id(node)]
+    return out
+
+
 class SectionSymbols:
     """The symbols of one section, for objtool's interval queries."""
     __slots__ = ("ordered", "tree", "starts", "max_end")
 
     def __init__(self, syms: list[Sym]) -> None:
-        # sec_for_each_sym order: by offset, then symbol-table order.
-        self.ordered = sorted(syms, key=lambda s: (s.offset, s.index))
-        # The interval tree holds symbols with a size only.
-        self.tree = [s for s in self.ordered if s.len > 0]
+        # sec_for_each_sym order (objtool's sec->symbol_list), not address order.
+        self.ordered = symbol_list(syms)
+        # The interval tree holds symbols with a size only, by offset.
+        self.tree = sorted((s for s in syms if s.len > 0), key=lambda s: (s.offset, s.index))
         self.starts = [s.offset for s in self.tree]
         self.max_end: list[int] = []
         m = -1

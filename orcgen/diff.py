@@ -29,12 +29,21 @@ from .diff_model import (  # noqa: F401  (re-exported: callers import them from 
     state_text, register_kind, noreturn_call_before, check_class, breaks)
 
 
-def diff_object(elf, opts, prefer: str = "auto") -> FileReport:
-    """Run the pipeline on `elf` and compare its CFI; never raises on CFI content."""
+def diff_object(elf, opts, prefer: str = "auto", flavour: str | None = None) -> FileReport:
+    """Run the pipeline on `elf` and compare its CFI; never raises on CFI content.
+
+    Whether `elf` is kernel or userspace code is detected from the object
+    (orcgen/flavour.py) unless `opts.userspace` or `flavour` ("kernel",
+    "userspace": the --kernel/--userspace overrides) says so; userspace code
+    is analysed with the C library's noreturn functions and PIC jump tables."""
     from .backend import backend_for
     from .dwarf import read_cfi
     from .findings import Fatal
+    from .flavour import resolve
     from .pipeline import analyze_elf
+    fl = resolve(elf, opts.userspace, flavour)
+    if fl.userspace != opts.userspace:
+        opts = opts.with_(userspace=fl.userspace)
     be = backend_for(elf.machine, elf.machine_name)
     table = read_cfi(elf, prefer, be.abi.reg_name)
     res = analyze_elf(elf, opts, keep_program=True)
@@ -53,8 +62,8 @@ def diff_object(elf, opts, prefer: str = "auto") -> FileReport:
         if p is None:
             probs.append("the interpreter gave up on this file (%s): nothing is compared" % abandoned)
         return FileReport(elf.name, elf.machine_name, table.source, tuple(probs), len(table.fdes),
-                          Tally(), (), (), ())
-    return _Diff(p, table, elf.name, abandoned).run()
+                          Tally(), (), (), (), fl.kind, fl.reason)
+    return replace(_Diff(p, table, elf.name, abandoned).run(), flavour=fl.kind, flavour_reason=fl.reason)
 
 
 class _Diff:

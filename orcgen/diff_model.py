@@ -128,6 +128,9 @@ class FileReport:
     functions: tuple[FunctionReport, ...]
     disagreements: tuple[Disagreement, ...]
     undetermined: tuple[Disagreement, ...]
+    # "kernel" or "userspace" (orcgen/flavour.py), and the evidence or override that said so
+    flavour: str = ""
+    flavour_reason: str = ""
 
     @property
     def breaking(self) -> bool:

@@ -22,6 +22,9 @@ def add_arguments(ap) -> None:
                     help="text: print only disagreements that break unwinding")
     ap.add_argument("-v", "--verbose", action="store_true",
                     help="text: evidence for not-determined ranges too, and per-function summaries")
+    ap.add_argument("--kernel", action="store_true",
+                    help="analyse as kernel code (the opposite of --userspace; by default "
+                         "each object's kind is detected from the object)")
     ap.add_argument("--objtool-args", metavar="ARGS",
                     help="objtool's argument string as the kernel build passed it (quoted)")
 
@@ -30,10 +33,12 @@ def run(args, extra, ap) -> int:
     from ..diff import diff_object
     from ..report import diff_json, diff_text
     opts = options_from(extra, ap, args.objtool_args)
+    if args.kernel and opts.userspace:
+        ap.error("--kernel and --userspace contradict each other")
     reports = []
 
     def handle(elf) -> int:
-        rep = diff_object(elf, opts, args.cfi)
+        rep = diff_object(elf, opts, args.cfi, "kernel" if args.kernel else None)
         if args.format == "json":
             reports.append(rep)
         else:

@@ -555,10 +555,20 @@ def add_jump_table_alts(p: Program) -> None:
                         p.alts[i] = [(t, False) for t in reversed(targets)]
         if not p.rodata:
             continue
+        last = -1
         for i in p.func_insns(f):
+            if last < 0:
+                last = i
+            # back-pointers for unconditional forward jumps only, past the last
+            # one's target (objtool's mark_func_jump_tables): following a
+            # conditional jump back would carry the walk from a tail call through
+            # a function pointer (`jmp *%rax` after an epilogue) up to a switch's
+            # table load, and give the tail call the switch's targets
             d = p.jump_dest[i]
-            if d >= 0 and p.insn[d].offset > p.insn[i].offset and p.first_jump_src[d] < 0:
+            if p.kind[i] == Kind.JUMP_UNCOND and d >= 0 and p.insn[i].offset > p.insn[last].offset \
+                    and p.insn[d].offset > p.insn[i].offset and p.first_jump_src[d] < 0:
                 p.first_jump_src[d] = i
+                last = d
             if p.kind[i] == Kind.JUMP_DYNAMIC and p.jump_table[i] is None:
                 t = _find_jump_table(p, f, i)
                 if t is not None:

@@ -314,15 +314,17 @@ class _Diff:
     def entry_state(self, fde: Fde, entries: list) -> None:
         """An FDE whose first row, at its function's entry, is not the ABI's
         entry state declares a function entered some other way (glibc's PLT
-        trampolines start with two more words on the stack).  The interpreter
-        assumes a call, so its states there say nothing: not determined."""
+        trampolines start with two more words on the stack; glibc's _start
+        declares its return address undefined, DWARF's end-of-stack marker for
+        code no call entered).  The interpreter assumes a call, so its states
+        there say nothing: not determined."""
         if not entries:
             return
         i = entries[0][0]
         f = self.p.func(i)
         first = entries[0][3]
         if f is None or f.pfunc is not f or self.p.insn[i].offset != f.offset or \
-                not any(c.aspect == "cfa" and c.status == "disagree" for c in first):
+                not any(c.status == "disagree" and (c.aspect == "cfa" or _ra_undefined(c)) for c in first):
             return
         for _, _, _, cs in entries:
             for n, c in enumerate(cs):
@@ -534,6 +536,11 @@ class _Diff:
             out.append(WindowLine(mark, p.where(i), p.insn[i].offset, self.disasm(i), decl,
                                   state_text(p.cfi[i], self.abi.reg_name, self.abi)))
         return tuple(out)
+
+
+def _ra_undefined(c: Check) -> bool:
+    """A return-address check whose declared rule is DW_CFA_undefined."""
+    return c.aspect == "ra" and bool(c.info) and isinstance(c.info[0], Loc) and c.info[0].kind == "undefined"
 
 
 def _disagrees(checks: list[Check]) -> bool:

@@ -1,0 +1,84 @@
+# SPDX-License-Identifier: GPL-2.0-only
+"""The check API: a check is a class registered under the entry-point group
+`orcgen.checks`; it says what it needs and yields findings.
+
+    [project.entry-points."orcgen.checks"]
+    kcfi = "orcgen.checks.kcfi:KcfiCheck"
+
+A check never decodes, walks or prints: the pipeline computes what the
+enabled checks need (the union of their `needs`), then calls `run(ctx)` on
+each, in registration-name order, and the report layer renders what they
+yield.  That keeps data flowing one way (ELF -> decode -> CFG -> interpret ->
+checks -> report) and lets a third-party package add a check without a patch.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Iterable
+
+from ..findings import WARNING, Evidence, Finding, Location
+
+if TYPE_CHECKING:
+    from ..elf import ElfFile
+    from ..options import Options
+    from ..program import Program
+
+# What a check may ask for.  Each is computed once per object, for all checks.
+ELF = "elf"              # the parsed ELF file: sections, symbols, relocations
+DECODED = "decoded"      # Program: decoded instructions, symbols, CFG edges (no walk)
+STATES = "states"        # Program after the interpreter: a stack state per instruction
+DWARF = "dwarf"          # the compiler's CFI tables (.eh_frame/.debug_frame)
+NEEDS = (ELF, DECODED, STATES, DWARF)
+
+
+@dataclass
+class Context:
+    """What one object offers the checks; fields a check did not ask for may be None."""
+    name: str                            # the file name as reported ("lib.a(x.o)" for members)
+    elf: "ElfFile"
+    opts: "Options"
+    program: "Program | None" = None     # DECODED or STATES
+    dwarf: Any = None                    # DWARF: orcgen.dwarf's CfiTable
+    # Findings the interpreter's walk made (objtool's validations happen during
+    # the walk, since a warning ends that path); the checks that own those kinds
+    # claim them, with evidence attached.
+    walk_findings: list[Finding] = field(default_factory=list)
+
+    def finding(self, check: "Check", kind: str, message: str, i: int = -1, *,
+                severity: str = "", evidence: Evidence | None = None,
+                fatal: bool = False) -> Finding:
+        """A finding of `check` at instruction index `i` of the program (or file-level)."""
+        loc = Location(self.name)
+        where = ""
+        p = self.program
+        if i >= 0 and p is not None:
+            cs = p.sec_of[i]
+            off = p.insn[i].offset
+            f = p.sym[i]
+            where = p.where(i)
+            loc = Location(self.name, cs.name, off,
+                           f.name if f is not None else "", off - f.offset if f is not None else -1)
+        return Finding(kind, message, where, fatal, check.name, severity or check.severity,
+                       loc, evidence or Evidence())
+
+
+class Check:
+    """Base class of every check.  Subclasses set the class attributes and
+    implement `run`; `enabled` decides from the options whether it runs."""
+    name: ClassVar[str] = ""                 # entry-point name; what --disable/--enable take
+    description: ClassVar[str] = ""          # one line, shown in --list-checks and SARIF rules
+    needs: ClassVar[frozenset] = frozenset({STATES})
+    severity: ClassVar[str] = WARNING
+    default: ClassVar[bool] = True           # on in `orcgen check` unless disabled
+    machines: ClassVar[frozenset | None] = None   # ELF e_machine values it applies to; None: all
+    kinds: ClassVar[dict[str, str]] = {}     # kind -> one-line description (SARIF rules)
+
+    def enabled(self, opts: "Options") -> bool:
+        """Whether the check runs with these (objtool-style) options."""
+        return True
+
+    def applies(self, machine: int) -> bool:
+        return self.machines is None or machine in self.machines
+
+    def run(self, ctx: Context) -> Iterable[Finding]:
+        raise NotImplementedError

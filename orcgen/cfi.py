@@ -113,7 +113,12 @@ class OpContext(NamedTuple):
 
 
 class StackError(Exception):
-    """A stack operation the model cannot follow; the message is objtool's text."""
+    """A stack operation the model cannot follow; the message is objtool's text.
+    `kind` names the finding: frame-record errors (arm64) belong to their own check."""
+
+    def __init__(self, message: str, kind: str = "stack-op") -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 def _save_reg(s: CfiState, abi: Abi, reg: int, base: int, offset: int) -> None:
@@ -156,7 +161,7 @@ def apply_op(s: CfiState, op: StackOp, abi: Abi, init: Cfi, ctx: OpContext) -> N
             # FP overwritten while it does not point at this function's frame record:
             # a frame-pointer unwind from here on goes astray.  Reported here, at the
             # write, not at a return a shorter path may have reached first.
-            raise StackError("frame pointer %s used as a scratch register" % abi.reg_name(BP))
+            raise StackError("frame pointer %s used as a scratch register" % abi.reg_name(BP), "frame-record")
         if src == Src.REG:
             if sr == SP and dr == BP and ctx.frame_records and not s.drap:
                 # mov fp, sp: the frame record must be at SP
@@ -347,7 +352,7 @@ def _fp_at_record(s: CfiState, abi: Abi, n: int, ctx: OpContext) -> None:
         ra = "%s saved at cfa%+d" % (abi.reg_name(RA), s.regs[2 * RA + 1]) if s.regs[2 * RA] == CFA \
             else "%s not saved" % abi.reg_name(RA)
         raise StackError("frame pointer set to sp%+d (cfa%+d), but no frame record is there "
-                         "(%s, %s)" % (n, slot, fp, ra))
+                         "(%s, %s)" % (n, slot, fp, ra), "frame-record")
 
 
 def has_modified_stack_frame(s: CfiState, init: Cfi) -> bool:

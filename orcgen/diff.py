@@ -93,7 +93,6 @@ class _Diff:
         self.found: list[Disagreement] = []
         self.undetermined: list[Disagreement] = []
         self._rev: dict[int, list[int]] | None = None
-        self._code: dict[int, bytes] = {}
 
     def run(self) -> FileReport:
         for fde in self.table.fdes:
@@ -128,7 +127,7 @@ class _Diff:
             for j in (self.p.func_insns(f) if f is not None else ()):
                 for op in self.p.ops[j]:
                     if op.dest == Dest.REG and op.dest_reg == sp and (
-                            op.src in (Src.AND, Src.POP, Src.REG_INDIRECT)
+                            op.src in (Src.AND, Src.POP, Src.REG_INDIRECT, Src.UNKNOWN)
                             or (op.src == Src.ADD and op.src_reg not in (sp, fp))
                             or (op.src == Src.REG and op.src_reg != fp)):
                         ok = False
@@ -502,12 +501,7 @@ class _Diff:
         return "the entry state of %s" % (f.name if f is not None else "this code")
 
     def disasm(self, i: int) -> str:
-        sec, ins = self.p.sec_of[i].sec, self.p.insn[i]
-        if sec.index not in self._code:
-            self._code[sec.index] = self.p.elf.section_data(sec)
-        code = self._code[sec.index][ins.offset:ins.end]
-        out = self.p.be.disassemble(code, ins.offset)
-        return out[0][2] if out else "(bytes %s)" % code.hex()
+        return self.p.disasm(i)
 
     def insn_ref(self, i: int) -> str:
         return "`%s` at %s" % (self.disasm(i), self.p.where(i))

@@ -81,6 +81,19 @@ class Finding:
     def with_(self, **kw) -> "Finding":
         return replace(self, **kw)
 
+    def to_tuple(self) -> tuple:
+        """Plain tuples (for marshal: the result cache)."""
+        l, e = self.location, self.evidence
+        return (self.kind, self.message, self.where, self.fatal, self.check, self.severity,
+                (l.file, l.section, l.offset, l.function, l.func_offset),
+                (tuple((s.where, s.offset, s.text, s.state, s.note, s.declared) for s in e.steps), e.path))
+
+    @staticmethod
+    def from_tuple(t: tuple) -> "Finding":
+        kind, message, where, fatal, check, severity, loc, (steps, path) = t
+        return Finding(kind, message, where, fatal, check, severity, Location(*loc),
+                       Evidence(tuple(Step(*s) for s in steps), tuple(path)))
+
     @property
     def rule(self) -> str:
         """`check/kind`: the rule id of SARIF and JSON output."""
@@ -90,6 +103,7 @@ class Finding:
 class Fatal(Exception):
     """Raised where objtool stops analysing the file (its `return -1` paths)."""
 
-    def __init__(self, kind: str, message: str, where: str = "") -> None:
+    def __init__(self, kind: str, message: str, where: str = "", insn: int = -1) -> None:
         super().__init__(message)
         self.finding = Finding(kind, message, where, fatal=True)
+        self.insn = insn                 # the instruction it is at, -1 for none

@@ -49,6 +49,13 @@ class Src(IntEnum):
     POPF = 4           # flags popped from the stack
     ADD = 5            # reg + offset (add/sub imm, lea off(reg))
     AND = 6            # reg & offset (stack realignment)
+    UNKNOWN = 7        # a value the back-end does not model (sub %eax,%esp; addvl sp, sp, #-2)
+
+
+# Src.UNKNOWN marks a write to SP or FP that the back-end recognises but cannot
+# express (objtool's decoder is silent on it too, so the state machine must not
+# apply it: ORC stays identical to objtool's).  It exists so that the write is
+# never silent: the `stack-writes` check reports every one.
 
 
 class Dest(IntEnum):

@@ -284,10 +284,12 @@ class Interpreter:
                         self.opts.stackval, self.abi.frame_records)
         track_flags = self.opts.uaccess and p.alt_group[i] is not None
         for op in p.ops[i]:
+            if op.src == Src.UNKNOWN:       # unmodelled (objtool is silent too): the stack-writes check's
+                continue
             try:
                 apply_op(w.cfi, op, self.abi, self.init, ctx)
             except StackError as e:
-                p.warn_insn(i, "stack-op", str(e))
+                p.warn_insn(i, e.kind, str(e))
                 return 1
             if not track_flags:
                 continue

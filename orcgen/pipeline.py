@@ -16,6 +16,8 @@ from .archive import is_archive, members
 from .backend import backend_for
 from .elf import ElfFile, read_input
 from .errors import InputError
+from .checks.api import DECODED, STATES, Context
+from .checks.walk import WalkCheck
 from .findings import Fatal, Finding
 from .interp import Interpreter
 from .options import Options
@@ -38,23 +40,30 @@ class Result:
 _DEFAULT = object()      # analyze_elf(cache=...) not given: orcgen.cache.default
 
 
-def analyze_elf(elf: ElfFile, opts: Options, keep_program: bool = False, cache=_DEFAULT) -> Result:
-    """Analyse one object.  With a cache (orcgen.cache.Cache), an object already
-    analysed with the same bytes, options and orcgen version is answered from it,
-    and decoding goes through the per-function decode cache."""
+def analyze_elf(elf: ElfFile, opts: Options, keep_program: bool = False, cache=_DEFAULT,
+                checks: tuple | None = None) -> Result:
+    """Analyse one object and run `checks` on it (default: the checks objtool
+    itself performs, so that results compare with objtool's).  With a cache
+    (orcgen.cache.Cache), an object already analysed with the same bytes,
+    options, checks and orcgen code is answered from it, and decoding goes
+    through the per-function decode cache."""
     if cache is _DEFAULT:
         from . import cache as _c
         cache = _c.default
+    if checks is None:
+        from .checks import select
+        checks = select("objtool")
     be = backend_for(elf.machine, elf.machine_name)
     rkey = None
     if cache is not None and not keep_program:
         from .cache import key
-        rkey = key("result", str(elf.machine), repr(opts), elf.data)
+        rkey = key("result", str(elf.machine), repr(opts), " ".join(c.name for c in checks), elf.data)
         blob = cache.get(rkey)
         if blob is not None:
             return _restore(blob, elf.name, be)
     res = Result(elf.name)
     p: Program | None = None
+    fatal: tuple[Finding, int] | None = None
     try:
         p = Program(elf, be, opts, cache)
         cfg.build(p)
@@ -62,33 +71,70 @@ def analyze_elf(elf: ElfFile, opts: Options, keep_program: bool = False, cache=_
         if opts.orc:
             res.orc = build_table(p) or None
     except Fatal as e:
-        res.findings.extend(p.findings if p is not None else [])
-        res.findings.append(e.finding)
         res.orc = None
-        if keep_program:
-            res.program = p            # what was computed before giving up (may be None)
-    else:
-        res.findings.extend(p.findings)
-        if keep_program:
-            res.program = p
+        fatal = (e.finding, e.insn)
+    if keep_program:
+        res.program = p            # after a fatal finding: what was computed before giving up (may be None)
+    walk = list(zip(p.findings, p.finding_insn)) if p is not None else []
+    if fatal is not None:
+        walk.append(fatal)
+    res.findings = run_checks(checks, Context(elf.name, elf, opts, p, None, walk), fatal is not None)
     if rkey is not None:
         cache.put(rkey, _save(res))
     return res
 
 
+def run_checks(checks: tuple, ctx: Context, gave_up: bool) -> list[Finding]:
+    """Every applicable check's findings, the walk's in the walk's order first.
+
+    A fatal finding (the analysis gave up, as objtool does) is reported even if
+    the check owning it is disabled: without it, the missing ORC is unexplained.
+    After giving up, checks that need the walk's states do not run."""
+    machine = ctx.elf.machine
+    pos = {(f.kind, f.message, f.where): n for n, (f, _i) in reversed(list(enumerate(ctx.walk_findings)))}
+    walk_out: list[tuple[int, Finding]] = []
+    other: list[Finding] = []
+    for c in checks:
+        if not c.applies(machine) or not c.enabled(ctx.opts):
+            continue
+        is_walk = isinstance(c, WalkCheck)
+        if not is_walk and (gave_up and STATES in c.needs
+                            or ctx.program is None and (STATES in c.needs or DECODED in c.needs)):
+            continue
+        for f in c.run(ctx):
+            if is_walk:
+                walk_out.append((pos.get((f.kind, f.message, f.where), len(pos)), f))
+            else:
+                other.append(f)
+    claimed = {n for n, _f in walk_out}
+    for n, (f, _i) in enumerate(ctx.walk_findings):
+        if f.fatal and n not in claimed:
+            walk_out.append((n, f.with_(check="stack")))
+    walk_out.sort(key=lambda t: t[0])
+    return [f for _n, f in walk_out] + other
+
+
 def _save(res: Result) -> bytes:
-    return marshal.dumps(([(f.kind, f.message, f.where, f.fatal) for f in res.findings],
+    return marshal.dumps(([f.to_tuple() for f in res.findings],
                           None if res.orc is None else
                           [(r.section, r.secno, r.offset, r.entry.pack()) for r in res.orc]))
 
 
 def _restore(blob: bytes, name: str, be) -> Result:
     findings, rows = marshal.loads(blob)
-    res = Result(name, [Finding(*f) for f in findings])
+    res = Result(name, [_renamed(Finding.from_tuple(f), name) for f in findings])
     if rows is not None:
         unpack = be.orc.OrcEntry.unpack
         res.orc = [OrcRow(sec, secno, off, unpack(packed)) for sec, secno, off, packed in rows]
     return res
+
+
+def _renamed(f: Finding, name: str) -> Finding:
+    """A cached finding for a file of the same bytes under another name."""
+    if f.location.file == name:
+        return f
+    from dataclasses import replace
+    return f.with_(location=replace(f.location, file=name))
 
 
 def load(path: str) -> list[ElfFile]:

@@ -61,6 +61,8 @@ class Program:
         self.symtab.classify(backend)
         self.syms: list[Sym] = self.symtab.syms
         self.findings: list[Finding] = []
+        self.finding_insn: list[int] = []       # the instruction of each finding, -1 for none
+        self._code: dict[int, bytes] = {}
         self.ignore_unreachables = opts.no_unreachable
         self.has_hints = False
         # The three states objtool starts from: nothing known, a callable
@@ -283,11 +285,23 @@ class Program:
         s = self.sym[i]
         if s is None or not s.warned:
             self.findings.append(Finding(kind, message, self.where(i)))
+            self.finding_insn.append(i)
         if s is not None:
             s.warned = True
 
     def warn(self, kind: str, message: str) -> None:
         self.findings.append(Finding(kind, message))
+        self.finding_insn.append(-1)
 
     def fatal_insn(self, i: int, kind: str, message: str) -> Fatal:
-        return Fatal(kind, message, self.where(i))
+        return Fatal(kind, message, self.where(i), i)
+
+    def disasm(self, i: int) -> str:
+        """Instruction `i` as text, for people (analysis never reads it)."""
+        sec, ins = self.sec_of[i].sec, self.insn[i]
+        code = self._code.get(sec.index)
+        if code is None:
+            code = self._code[sec.index] = self.elf.section_data(sec)
+        b = code[ins.offset:ins.end]
+        out = self.be.disassemble(b, ins.offset)
+        return out[0][2] if out else "(bytes %s)" % b.hex()

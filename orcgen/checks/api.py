@@ -39,10 +39,10 @@ class Context:
     opts: "Options"
     program: "Program | None" = None     # DECODED or STATES
     dwarf: Any = None                    # DWARF: orcgen.dwarf's CfiTable
-    # Findings the interpreter's walk made (objtool's validations happen during
-    # the walk, since a warning ends that path); the checks that own those kinds
-    # claim them, with evidence attached.
-    walk_findings: list[Finding] = field(default_factory=list)
+    # Findings the interpreter's walk made, each with its instruction index (-1
+    # for none): objtool's validations happen during the walk, since a warning
+    # ends that path.  The checks that own those kinds claim them (checks/walk.py).
+    walk_findings: list[tuple[Finding, int]] = field(default_factory=list)
 
     def finding(self, check: "Check", kind: str, message: str, i: int = -1, *,
                 severity: str = "", evidence: Evidence | None = None,
@@ -70,6 +70,7 @@ class Check:
     needs: ClassVar[frozenset] = frozenset({STATES})
     severity: ClassVar[str] = WARNING
     default: ClassVar[bool] = True           # on in `orcgen check` unless disabled
+    objtool: ClassVar[bool] = False          # objtool performs it too: orcgen-objtool runs it
     machines: ClassVar[frozenset | None] = None   # ELF e_machine values it applies to; None: all
     kinds: ClassVar[dict[str, str]] = {}     # kind -> one-line description (SARIF rules)
 
@@ -79,6 +80,10 @@ class Check:
 
     def applies(self, machine: int) -> bool:
         return self.machines is None or machine in self.machines
+
+    def claims(self, kind: str) -> bool:
+        """Whether a finding of the interpreter's walk of this kind is this check's."""
+        return kind in self.kinds
 
     def run(self, ctx: Context) -> Iterable[Finding]:
         raise NotImplementedError

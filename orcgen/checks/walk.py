@@ -1,0 +1,116 @@
+# SPDX-License-Identifier: GPL-2.0-only
+"""objtool's validations, as checks.
+
+objtool validates while it walks: a warning ends the path it is on and marks
+the function as warned (one warning per function), so what is reported
+depends on the order of the walk.  To keep orcgen's warnings identical to
+objtool's, the interpreter keeps that walk and records each finding with its
+kind; these checks own the kinds, claim the walk's findings of their kinds,
+and attach evidence.  Disabling one of them drops its findings; it cannot
+bring back a later warning that objtool's one-per-function rule suppressed.
+
+`StackCheck` owns every kind no other walk check claims, so no finding of the
+walk is ever lost.
+"""
+from __future__ import annotations
+
+from typing import Iterable
+
+from ..findings import Finding
+from .api import STATES, Check, Context
+
+
+class WalkCheck(Check):
+    """A check whose findings the interpreter's walk makes."""
+    needs = frozenset({STATES})
+    objtool = True
+
+    def run(self, ctx: Context) -> Iterable[Finding]:
+        from . import evidence
+        p = ctx.program
+        for f, i in ctx.walk_findings:
+            if not self.claims(f.kind):
+                continue
+            if i >= 0 and p is not None:
+                g = ctx.finding(self, f.kind, f.message, i, fatal=f.fatal,
+                                evidence=evidence.at(p, i, self.kinds.get(f.kind, "")))
+                yield g.with_(where=f.where)
+            else:
+                yield f.with_(check=self.name, severity=self.severity,
+                              location=ctx.finding(self, f.kind, f.message).location)
+
+
+class StackCheck(WalkCheck):
+    name = "stack"
+    description = "objtool's stack validation: every path agrees on the stack state, which ORC can describe"
+    kinds = {
+        "state-mismatch": "two paths reach an instruction with different stack states",
+        "stack-op": "a stack operation that ORC cannot describe",
+        "return-modified-frame": "a return with the stack frame not restored",
+        "sibling-modified-frame": "a sibling call with the stack frame not restored",
+        "hint": "an unwind hint that cannot be honoured",
+        "fallthrough": "a function falls through into the next one",
+        "end-of-section": "code runs off the end of its section",
+        "missing-size": "a function symbol without an ELF size",
+        "context-switch": "an unsupported instruction in a callable function",
+        "alt-conflict": "alternatives disagree on the stack layout",
+        "switch-table": "an indirect jump whose table cannot be found",
+        "empty-alternative": "an empty alternative entry",
+        "annotation": "a malformed annotation",
+        "internal": "an inconsistency of the analysis itself",
+    }
+
+    def __init__(self) -> None:
+        from . import available
+        self._others = [c for n, c in available().items()
+                        if n != self.name and issubclass(c, WalkCheck)]
+
+    def claims(self, kind: str) -> bool:
+        return not any(kind in c.kinds for c in self._others)
+
+
+class FramePointerCheck(WalkCheck):
+    name = "frame-pointer"
+    description = "frame-pointer discipline: calls only with a frame set up, BP not a scratch register"
+    kinds = {
+        "no-frame-pointer": "a call before the frame pointer is saved and set up",
+        "bp-scratch": "the frame pointer used as a scratch register",
+    }
+
+
+class FrameRecordCheck(WalkCheck):
+    name = "frame-record"
+    description = "arm64 frame records: x29 points at {x29, x30} saved by this function"
+    machines = frozenset({183})
+    kinds = {"frame-record": "x29 set where no frame record is, or overwritten while it is the CFA base"}
+
+
+class NoinstrCheck(WalkCheck):
+    name = "noinstr"
+    description = "noinstr: no calls out of .noinstr.text, no instrumentation left enabled (--noinstr)"
+    kinds = {"noinstr": "instrumentation or a call leaving the noinstr sections"}
+
+
+class UaccessCheck(WalkCheck):
+    name = "uaccess"
+    description = "user access and direction flag: no calls or returns with UACCESS or DF set (--uaccess)"
+    kinds = {"uaccess": "UACCESS enabled across a call or a return", "df": "DF set across a call or a return"}
+
+
+class RetpolineCheck(WalkCheck):
+    name = "retpoline"
+    description = "retpoline and return-thunk builds have no indirect branches or returns (--retpoline, --rethunk)"
+    kinds = {"retpoline": "an indirect branch in a retpoline build", "rethunk": "a bare return in a rethunk build"}
+
+
+class SlsCheck(WalkCheck):
+    name = "sls"
+    description = "straight-line speculation: an int3 after every return and indirect jump (--sls)"
+    kinds = {"sls": "a return or indirect jump not followed by int3"}
+
+
+class UnreachableCheck(WalkCheck):
+    name = "unreachable"
+    description = "unreachable instructions, and calls to functions missing __noreturn"
+    kinds = {"unreachable": "an instruction no path reaches",
+             "noreturn": "a call to a function that does not return, without __noreturn"}

@@ -57,7 +57,9 @@ def analyze_elf(elf: ElfFile, opts: Options, keep_program: bool = False, cache=_
     rkey = None
     if cache is not None and not keep_program:
         from .cache import key
-        rkey = key("result", str(elf.machine), repr(opts), " ".join(c.name for c in checks), elf.data)
+        from .checks import plugin_digest
+        rkey = key("result", str(elf.machine), repr(opts), " ".join(c.name for c in checks),
+                   plugin_digest(checks), elf.data)
         blob = cache.get(rkey)
         if blob is not None:
             return _restore(blob, elf.name, be)

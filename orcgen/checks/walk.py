@@ -58,11 +58,22 @@ class StackCheck(WalkCheck):
         "empty-alternative": "an empty alternative entry",
         "annotation": "a malformed annotation",
         "internal": "an inconsistency of the analysis itself",
+        # where objtool gives up on the file (no ORC is written)
+        "decode": "bytes that do not decode as instructions",
+        "symbol": "a function symbol that does not start at an instruction",
+        "special": "a malformed special section (alternatives, jump labels, exception tables)",
+        "alternative": "an alternative that cannot be followed",
+        "jump-label": "an unsupported instruction at a jump label",
+        "jump-dest": "a jump to no instruction",
+        "call-dest": "a call to no symbol",
+        "call-non-function": "a call to something that is not a function",
+        "intra-function-call": "an unannotated call inside a function",
+        "orc": "a state ORC cannot encode",
     }
 
     def __init__(self) -> None:
         from . import available
-        self._others = [c for n, c in available().items()
+        self._others = [c for n, c in available(builtin_only=True).items()
                         if n != self.name and issubclass(c, WalkCheck)]
 
     def claims(self, kind: str) -> bool:

@@ -44,11 +44,13 @@ def options_from(extra: list[str], ap, objtool_args: str | None = None):
     return opts.with_(orc=True)        # checking and listing always walk the code, as objtool --orc
 
 
-def for_each_object(files: Iterable[str], handle: Callable, cache_as: str | None = None) -> int:
+def for_each_object(files: Iterable[str], handle: Callable, cache_as: str | None = None,
+                    errors: list | None = None) -> int:
     """Run `handle(elf) -> status` on every object in `files` (archives: every member).
 
     An unreadable file or member is reported as `orcgen: error: NAME: reason`
-    (status 2) and the run goes on with the next one.
+    (status 2) and the run goes on with the next one; with `errors`, each such
+    (name, reason) is also appended there (for json and SARIF output).
 
     With `cache_as` (a read-only command and its options), a file's whole output
     is kept in the on-disk cache, keyed by its name, bytes and `cache_as`, and a
@@ -56,6 +58,8 @@ def for_each_object(files: Iterable[str], handle: Callable, cache_as: str | None
     """
     status = 0
     from .. import cache
+    global _errors
+    _errors = errors
     for path in files:
         try:
             if cache_as and cache.default is not None:
@@ -122,10 +126,16 @@ def _one_file(path: str, handle: Callable) -> int:
     return status
 
 
+_errors: list | None = None      # for_each_object(errors=...) of the running command
+
+
 def error(name: str, e: Exception) -> int:
     """Report an input error: one line, `orcgen: error: NAME: reason`; returns status 2."""
     sys.stdout.flush()
-    sys.stderr.write("orcgen: error: %s: %s\n" % (one_line(name), one_line(str(e) or type(e).__name__)))
+    reason = one_line(str(e) or type(e).__name__)
+    sys.stderr.write("orcgen: error: %s: %s\n" % (one_line(name), reason))
+    if _errors is not None:
+        _errors.append((name, reason))
     return 2
 
 

@@ -15,7 +15,9 @@ from . import for_each_object, options_from
 
 def add_arguments(ap) -> None:
     ap.add_argument("files", nargs="+", metavar="FILE")
-    ap.add_argument("--format", choices=("text", "json"), default="text")
+    ap.add_argument("--format", choices=("text", "json", "sarif"), default="text",
+                    help="text (evidence blocks), json (orcgen-diff/1) or sarif (2.1.0: one result "
+                         "per disagreement, a warning where it breaks unwinding, else a note)")
     ap.add_argument("--cfi", choices=("auto", "eh_frame", "debug_frame"), default="auto",
                     help="which CFI section to read (auto: .eh_frame, else .debug_frame)")
     ap.add_argument("--only-breaking", action="store_true",
@@ -39,12 +41,18 @@ def run(args, extra, ap) -> int:
 
     def handle(elf) -> int:
         rep = diff_object(elf, opts, args.cfi, "kernel" if args.kernel else None)
-        if args.format == "json":
+        if args.format != "text":
             reports.append(rep)
         else:
             diff_text.render(rep, sys.stdout, args.only_breaking, args.verbose)
         return 1 if rep.breaking else 0
-    status = for_each_object(args.files, handle)
+    errors: list = []
+    status = for_each_object(args.files, handle, errors=errors)
     if args.format == "json":
         sys.stdout.write(diff_json.render(reports))
+    elif args.format == "sarif":
+        from ..checks.dwarf_cfi import findings_of
+        from .check import emit
+        emit([(r.file, findings_of(r), None) for r in reports] + [(n, [], e) for n, e in errors],
+             "sarif", "orcgen diff")
     return status

@@ -41,12 +41,13 @@ _DEFAULT = object()      # analyze_elf(cache=...) not given: orcgen.cache.defaul
 
 
 def analyze_elf(elf: ElfFile, opts: Options, keep_program: bool = False, cache=_DEFAULT,
-                checks: tuple | None = None) -> Result:
+                checks: tuple | None = None, evidence: bool = False) -> Result:
     """Analyse one object and run `checks` on it (default: the checks objtool
     itself performs, so that results compare with objtool's).  With a cache
     (orcgen.cache.Cache), an object already analysed with the same bytes,
     options, checks and orcgen code is answered from it, and decoding goes
-    through the per-function decode cache."""
+    through the per-function decode cache.  `evidence`: findings carry the
+    instructions and path that prove them (for --evidence, JSON and SARIF)."""
     if cache is _DEFAULT:
         from . import cache as _c
         cache = _c.default
@@ -59,7 +60,7 @@ def analyze_elf(elf: ElfFile, opts: Options, keep_program: bool = False, cache=_
         from .cache import key
         from .checks import plugin_digest
         rkey = key("result", str(elf.machine), repr(opts), " ".join(c.name for c in checks),
-                   plugin_digest(checks), elf.data)
+                   plugin_digest(checks), str(evidence), elf.data)
         blob = cache.get(rkey)
         if blob is not None:
             return _restore(blob, elf.name, be)
@@ -80,7 +81,7 @@ def analyze_elf(elf: ElfFile, opts: Options, keep_program: bool = False, cache=_
     walk = list(zip(p.findings, p.finding_insn)) if p is not None else []
     if fatal is not None:
         walk.append(fatal)
-    res.findings = run_checks(checks, Context(elf.name, elf, opts, p, None, walk), fatal is not None)
+    res.findings = run_checks(checks, Context(elf.name, elf, opts, p, None, walk, evidence), fatal is not None)
     if rkey is not None:
         cache.put(rkey, _save(res))
     return res

@@ -71,8 +71,10 @@ def test_disable_drops_a_checks_findings(capsys):
 def test_findings_carry_check_location_and_evidence():
     from orcgen.pipeline import analyze_elf, load
     (elf,) = load(NOFP)
-    res = analyze_elf(elf, _opts("--stackval"), cache=None, checks=select("check"))
+    res = analyze_elf(elf, _opts("--stackval"), cache=None, checks=select("check"), evidence=True)
     f = res.findings[0]
+    bare = analyze_elf(elf, _opts("--stackval"), cache=None, checks=select("check")).findings[0]
+    assert not bare.evidence and bare.with_(evidence=f.evidence) == f
     assert f.check == "frame-pointer" and f.kind == "no-frame-pointer" and f.rule == "frame-pointer/no-frame-pointer"
     loc = f.location
     assert loc.file == NOFP and loc.section == ".text" and f.where == "%s+0x%x" % (loc.function, loc.func_offset)
@@ -87,8 +89,8 @@ def test_cached_findings_equal_fresh_ones(tmp_path):
     (elf,) = load(NOFP)
     store = Cache(str(tmp_path))
     opts, checks = _opts("--stackval"), select("check")
-    fresh = analyze_elf(elf, opts, cache=store, checks=checks).findings
-    again = analyze_elf(elf, opts, cache=store, checks=checks).findings
+    fresh = analyze_elf(elf, opts, cache=store, checks=checks, evidence=True).findings
+    again = analyze_elf(elf, opts, cache=store, checks=checks, evidence=True).findings
     assert fresh and again == fresh
 
 

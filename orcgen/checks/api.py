@@ -43,6 +43,16 @@ class Context:
     # for none): objtool's validations happen during the walk, since a warning
     # ends that path.  The checks that own those kinds claim them (checks/walk.py).
     walk_findings: list[tuple[Finding, int]] = field(default_factory=list)
+    # Whether findings get evidence: it costs a CFG path search per finding, which
+    # a kernel build's one line per warning (orcgen-objtool) never shows.
+    evidence: bool = True
+
+    def evidence_at(self, i: int, note: str = "") -> Evidence:
+        """The evidence for a finding at instruction `i` (empty when not wanted)."""
+        if not self.evidence or self.program is None or i < 0:
+            return Evidence()
+        from . import evidence
+        return evidence.at(self.program, i, note)
 
     def finding(self, check: "Check", kind: str, message: str, i: int = -1, *,
                 severity: str = "", evidence: Evidence | None = None,

@@ -35,7 +35,6 @@ class StackWritesCheck(Check):
     }
 
     def run(self, ctx: Context) -> Iterable[Finding]:
-        from . import evidence
         p = ctx.program
         abi = p.abi
         sp, fp = abi.sp, abi.fp
@@ -52,7 +51,7 @@ class StackWritesCheck(Check):
                 text = p.disasm(i)
                 msg = "%s %s changed by `%s`, which the unwind tables cannot follow" % (
                     what, abi.reg_name(op.dest_reg), text)
-                yield ctx.finding(self, kind, msg, i, evidence=evidence.at(p, i, "unmodelled write"))
+                yield ctx.finding(self, kind, msg, i, evidence=ctx.evidence_at(i, "unmodelled write"))
                 break
 
     @staticmethod

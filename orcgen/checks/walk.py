@@ -26,14 +26,13 @@ class WalkCheck(Check):
     objtool = True
 
     def run(self, ctx: Context) -> Iterable[Finding]:
-        from . import evidence
         p = ctx.program
         for f, i in ctx.walk_findings:
             if not self.claims(f.kind):
                 continue
             if i >= 0 and p is not None:
                 g = ctx.finding(self, f.kind, f.message, i, fatal=f.fatal,
-                                evidence=evidence.at(p, i, self.kinds.get(f.kind, "")))
+                                evidence=ctx.evidence_at(i, self.kinds.get(f.kind, "")))
                 yield g.with_(where=f.where)
             else:
                 yield f.with_(check=self.name, severity=self.severity,

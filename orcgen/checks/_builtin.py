@@ -13,4 +13,5 @@ BUILTIN = {
     "unreachable": "orcgen.checks.walk:UnreachableCheck",
     "stack-writes": "orcgen.checks.stack_writes:StackWritesCheck",
     "dwarf-cfi": "orcgen.checks.dwarf_cfi:DwarfCfiCheck",
+    "kcfi": "orcgen.checks.kcfi:KcfiCheck",
 }

@@ -94,10 +94,12 @@ def survey(paths: list[str]) -> dict:
         b = build.get(fx.machine)
         if b is not None and own[0] != b[0]:
             n = sum(1 for f in fx.funcs if f.tag >= 0 and f.distance == own[0])
+            nc = sum(1 for c in fx.calls if c.distance == own[0])
             findings.append(Finding(
                 "kcfi-object-mismatch",
-                "object built with patchable entry %s: %d type hashes at entry-0x%x, but the "
-                "build's are at entry-0x%x (patchable entry %s)" % (own[1], n, own[0], b[0], b[1]),
+                "object built with patchable entry %s: %d type hashes at entry-0x%x and %d call "
+                "checks reading target-0x%x, but the build's hashes are at entry-0x%x (patchable "
+                "entry %s)" % (own[1], n, own[0], nc, own[0], b[0], b[1]),
                 "", False, kcfi.KcfiCheck.name, "warning", Location(fx.name)))
             findings.extend(kcfi.judge(fx, None, own))
         else:

@@ -1,0 +1,64 @@
+# SPDX-License-Identifier: GPL-2.0-only
+"""`orcgen compare --format json`: schema "orcgen-compare/1".
+
+    {"schema": "orcgen-compare/1",
+     "definitions": {name: text},
+     "objects": {"matched": n, "only_a": [key], "only_b": [key],
+                 "errors": [{"side", "object", "reason"}]},
+     "a": side, "b": side}
+
+A side: label, path, objects, functions (with an FDE), functions_without_fde,
+instructions, compared, "headline" {"per_function": {"breaking", "functions",
+"rate"}, "per_instruction": {"breaking", "compared", "rate", "estimated"}},
+"classes" {class: {"breaks": stat, "benign": stat}} in the diff's class order,
+where a stat is {"instructions", "rate_per_instruction", "functions",
+"rate_per_function", "runs", "list": [{"file", "function", "first", "kind",
+"instructions", "has_fde"}]}, "distribution" {"bins": [label], "functions":
+[n]} (functions with an FDE by their share of breaking instructions), and
+"summary" (orcgen-diff/1's summary of the side's matched objects).
+Keys are in a fixed order, so the same input gives byte-identical output.
+"""
+from __future__ import annotations
+
+import json
+
+from ..compare import BINS, CLASSES, DEFINITIONS, ClassStat, Comparison, SideStats, rate
+from .diff_json import summary
+
+SCHEMA = "orcgen-compare/1"
+
+
+def _stat(s: SideStats, st: ClassStat) -> dict:
+    return {"instructions": st.instructions, "rate_per_instruction": rate(st.instructions, s.compared),
+            "functions": st.functions, "rate_per_function": rate(st.functions, s.functions), "runs": st.runs,
+            "list": [{"file": r.file, "function": r.function, "first": r.first, "kind": r.kind,
+                      "instructions": r.instructions, "has_fde": r.has_fde} for r in st.refs]}
+
+
+def side(s: SideStats) -> dict:
+    return {
+        "label": s.label, "path": s.path, "objects": s.objects, "functions": s.functions,
+        "functions_without_fde": s.functions_without_fde, "instructions": s.instructions, "compared": s.compared,
+        "headline": {
+            "per_function": {"breaking": s.breaking_functions, "functions": s.functions,
+                             "rate": s.rate_per_function},
+            "per_instruction": {"breaking": s.breaking_instructions, "compared": s.compared,
+                                "rate": s.rate_per_instruction, "estimated": s.estimated_instructions}},
+        "classes": {c: {"breaks": _stat(s, s.cls(c, True)), "benign": _stat(s, s.cls(c, False))} for c in CLASSES},
+        "distribution": {"bins": [label for _, label in BINS], "functions": list(s.distribution)},
+        "summary": summary(s.tally),
+    }
+
+
+def document(c: Comparison) -> dict:
+    return {
+        "schema": SCHEMA,
+        "definitions": dict(DEFINITIONS),
+        "objects": {"matched": len(c.matched), "only_a": list(c.only_a), "only_b": list(c.only_b),
+                    "errors": [{"side": s, "object": o, "reason": r} for s, o, r in c.errors]},
+        "a": side(c.a), "b": side(c.b),
+    }
+
+
+def render(c: Comparison) -> str:
+    return json.dumps(document(c), indent=1) + "\n"

@@ -8,9 +8,13 @@ expressed in the core's objtool-shaped model: a pre-indexed `stp x29, x30,
 [sp, #-16]!` is "SP += -16" followed by two stores relative to SP; post-indexed
 forms store or load first and move SP after.
 
-An instruction that writes SP or FP in a way not modelled here is not ignored:
-it becomes "SP (or FP) := an unknown register", which the interpreter turns
-into an undefined CFA where it matters, i.e. a finding, never a guess.
+An instruction that writes SP or FP in a way not modelled here is not ignored.
+Within the classes modelled here (add/sub, logical, moves, loads and stores
+of general registers) it becomes "SP (or FP) := an unknown register", which the
+interpreter turns into an undefined CFA where it matters, i.e. a finding, never
+a guess.  Every other encoding that writes SP or x29 (SVE `addvl sp, sp, #-2`,
+`add wsp, wsp, #16`, `fmov x29, d0`, `ldxr x29, [x0]`, ...; see unmodelled.py)
+becomes Src.UNKNOWN, which the `stack-writes` check reports.
 """
 from __future__ import annotations
 
@@ -18,6 +22,9 @@ import struct
 from typing import Callable
 
 from orcgen.insn import DecodeFailure, Dest, Insn, Kind, Src, StackOp
+
+from . import unmodelled
+from .unmodelled import UNK_FP, UNK_SP
 
 SP, FP, LR = 31, 29, 30
 UNKNOWN = 32            # a register number no instruction names: "some unknown value"
@@ -46,6 +53,9 @@ _UNKNOWN_SP = (StackOp(Src.REG, Dest.REG, src_reg=UNKNOWN, dest_reg=SP),)
 _UNKNOWN_FP = (StackOp(Src.REG, Dest.REG, src_reg=UNKNOWN, dest_reg=FP),)
 _SIGN = (StackOp(Src.CONST, Dest.RA_SIGN, src_off=1),)
 _AUTH = (StackOp(Src.CONST, Dest.RA_SIGN, src_off=0),)
+# pac*/aut* x30, sp (and the zero-modifier forms) by the opcode field, bits 15:10
+_PAC_LR = {0: _SIGN, 1: _SIGN, 8: _SIGN, 9: _SIGN,              # pacia, pacib, paciza, pacizb
+           4: _AUTH, 5: _AUTH, 12: _AUTH, 13: _AUTH}            # autia, autib, autiza, autizb
 
 # HINT-space instructions (0xd503201f | op << 5)
 _HINTS = {0xD503201F: Kind.NOP, 0xD503233F: _SIGN, 0xD503237F: _SIGN,      # nop, paciasp, pacibsp
@@ -132,6 +142,8 @@ def decode_word(w: int, off: int, words: list[int], k: int) -> Insn:
     if (w & 0x1F800000) == 0x11000000:                              # add/sub (immediate)
         sf, sub, setflags = w >> 31, (w >> 30) & 1, (w >> 29) & 1
         if setflags or not sf:
+            if rd == SP and not setflags:                           # add wsp, wsp, #16
+                return Insn(off, 4, Kind.OTHER, ops=UNK_SP)
             return _writes_fp(w, off, rd, setflags)
         rn = (w >> 5) & 31
         imm = ((w >> 10) & 0xFFF) << (12 if (w >> 22) & 1 else 0)
@@ -149,6 +161,8 @@ def decode_word(w: int, off: int, words: list[int], k: int) -> Insn:
                 c <<= (w >> 10) & 7
                 return Insn(off, 4, Kind.OTHER, ops=(_add(SP, SP, -c if sub else c),))
             return Insn(off, 4, Kind.OTHER, ops=_UNKNOWN_SP)
+        if rd == SP and not setflags:                               # add wsp, wsp, w0, uxtw
+            return Insn(off, 4, Kind.OTHER, ops=UNK_SP)
         return _writes_fp(w, off, rd, setflags)
     if (w & 0x1F800000) == 0x12000000:                              # logical (immediate)
         opc = (w >> 29) & 3
@@ -157,7 +171,18 @@ def decode_word(w: int, off: int, words: list[int], k: int) -> Insn:
                 return Insn(off, 4, Kind.OTHER,
                             ops=(StackOp(Src.AND, Dest.REG, src_reg=(w >> 5) & 31, dest_reg=SP),))
             return Insn(off, 4, Kind.OTHER, ops=_UNKNOWN_SP)
+        if rd == SP and opc != 3:                                   # and wsp, w0, #0xf
+            return Insn(off, 4, Kind.OTHER, ops=UNK_SP)
         return _writes_fp(w, off, rd, opc == 3)
+    if rd == SP and ((w & 0xBFC00000) == 0x91800000                 # addg/subg sp, ...
+                     or (w & 0xFFE0FC00) == 0x9AC01000):            # irg sp, ...
+        return Insn(off, 4, Kind.OTHER, ops=UNK_SP)
+    if (w & 0xFFFFC000) == 0xDAC10000 and rd == LR and (w >> 5) & 31 == SP:
+        # pacia/pacib/autia/autib x30, sp and the zero-modifier paciza/autiza x30:
+        # the same as the hint-space paciasp/autiasp (paciaz/autiaz) modelled above
+        ops = _PAC_LR.get((w >> 10) & 0x3F)
+        if ops is not None:
+            return Insn(off, 4, Kind.OTHER, ops=ops)
     if (w & 0x7FE0FFE0) == 0x2A0003E0 and w >> 31:                  # mov xd, xm (orr xd, xzr, xm)
         rm = (w >> 16) & 31
         if rd != 31 and rm != 31:
@@ -165,13 +190,16 @@ def decode_word(w: int, off: int, words: list[int], k: int) -> Insn:
                         ops=(StackOp(Src.REG, Dest.REG, src_reg=rm, dest_reg=rd),))
     if (w & 0x0E000000) == 0x0A000000 or (w & 0x1C000000) == 0x10000000:
         return _writes_fp(w, off, rd, False)                        # other data processing
-    return Insn(off, 4, Kind.OTHER)
+    ops = unmodelled.other(w)
+    return Insn(off, 4, Kind.OTHER, ops=ops) if ops else Insn(off, 4, Kind.OTHER)
 
 
 def _writes_fp(w: int, off: int, rd: int, setflags: bool) -> Insn:
-    """A data-processing instruction not modelled: if it writes FP, FP becomes unknown."""
-    if rd == FP and not setflags:
-        return Insn(off, 4, Kind.OTHER, ops=_UNKNOWN_FP)
+    """A data-processing instruction not modelled: if it writes FP, FP becomes
+    unknown; a flag-setting one (adds/subs/ands x29: Rd 29 is x29 there too)
+    is an unmodelled write."""
+    if rd == FP:
+        return Insn(off, 4, Kind.OTHER, ops=UNK_FP if setflags else _UNKNOWN_FP)
     return Insn(off, 4, Kind.OTHER)
 
 
@@ -197,7 +225,7 @@ def _load_store(w: int, off: int) -> Insn:
         opc = (w >> 22) & 3
         imm = ((w >> 10) & 0xFFF) * (size if not v else (16 if opc & 2 and size == 1 else size))
         regs = [(rt + (D0 if v else 0), 0)] if size == 8 and opc in (0, 1) else []
-        return _memory_op(off, rn, 2, imm, opc == 1, regs, v, rt, -1, opc)
+        return _signed_load(w, _memory_op(off, rn, 2, imm, opc == 1, regs, v, rt, -1, opc))
     if (w & 0x3B200000) == 0x38000000:                              # unscaled / pre / post
         idx = (w >> 10) & 3
         size = 1 << (w >> 30)
@@ -205,11 +233,26 @@ def _load_store(w: int, off: int) -> Insn:
         imm = _sext((w >> 12) & 0x1FF, 9)
         kind = {0: 2, 1: 1, 3: 3}.get(idx, 2)
         regs = [(rt + (D0 if v else 0), 0)] if size == 8 and opc in (0, 1) else []
-        return _memory_op(off, rn, kind, imm, opc == 1, regs, v, rt, -1, opc)
+        return _signed_load(w, _memory_op(off, rn, kind, imm, opc == 1, regs, v, rt, -1, opc))
     # register offset, literal, exclusive, atomics...: loads into FP are unknown writes
-    if not v and rt == FP and (w >> 22) & 1 and (w & 0x3B200C00) == 0x38200800:
-        return Insn(off, 4, Kind.OTHER, ops=_UNKNOWN_FP)
-    return Insn(off, 4, Kind.OTHER)
+    if not v and rt == FP and (w & 0x3B200C00) == 0x38200800:
+        if (w >> 22) & 1:
+            return Insn(off, 4, Kind.OTHER, ops=_UNKNOWN_FP)
+        return _signed_load(w, Insn(off, 4, Kind.OTHER))           # ldrsw x29, [x0, x1]
+    if (w & 0xFF200000) == 0xD9200000 and rn == SP and (w >> 10) & 1:
+        # stg/stzg/st2g/stz2g [sp, #imm]! and [sp], #imm: SP moves, nothing is saved
+        return Insn(off, 4, Kind.OTHER, ops=(_add(SP, SP, _sext((w >> 12) & 0x1FF, 9) * 16),))
+    ops = unmodelled.load_store(w)
+    return Insn(off, 4, Kind.OTHER, ops=ops) if ops else Insn(off, 4, Kind.OTHER)
+
+
+def _signed_load(w: int, ins: Insn) -> Insn:
+    """ldrsb/ldrsh/ldrsw (opc 2 or 3 below 64 bits) into x29 also write FP; the
+    classes above model only opc 1 as a load."""
+    size, opc = w >> 30, (w >> 22) & 3
+    if (w & 31) == FP and not (w >> 26) & 1 and opc >= 2 and size < 3 and not (size == 2 and opc == 3):
+        return ins._replace(ops=ins.ops + UNK_FP)
+    return ins
 
 
 def _memory_op(off: int, rn: int, kind: int, imm: int, load: int, regs, v: int, rt: int,

@@ -30,6 +30,7 @@ COMMANDS = {
     "objtool": "run as the kernel's objtool: objtool's arguments, ORC written into FILE",
     "diff": "compare the DWARF CFI (.eh_frame/.debug_frame) with the computed stack state",
     "compare": "orcgen diff over two builds of the same sources (A B: directories, .a or tar), side by side",
+    "report": "one disagreement of `diff` as a bug report for the compiler, with a reduced reproducer",
 }
 
 

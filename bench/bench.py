@@ -9,8 +9,9 @@ whole-process wall time of
     objtool  `objtool <the object's logged args> --dry-run COPY`      (reference)
     cold     `orcgen orc <args> NAME.o.pre` with an empty cache
     warm     the same again, cache filled (the object's result is cached)
-    worker   `ORCGEN_WORKER=1 orcgen orc ...` against a running warm server,
-             cold cache and warm cache
+    make     `orcgen orc ...` as a kernel build runs it: under make (MAKELEVEL set,
+             no orcgen variable), which hands it to the warm worker; an object
+             never seen (make-cold: ORCGEN_NO_CACHE=1) and one seen before (make-warm)
 
 and prints per-object and median ratios to objtool, and orcgen's decoder speed
 against capstone's disasm_lite on the same bytes.  Medians over R runs per cell.
@@ -42,8 +43,11 @@ def wall(cmd: list[str], env: dict, runs: int) -> float:
 
 
 def orcgen_cmd(exe: str | None) -> list[str]:
-    exe = exe or shutil.which("orcgen")
-    return [exe] if exe else [sys.executable, "-m", "orcgen.cli"]
+    """The command timed: --orcgen, else this tree's bin/orcgen under this Python
+    (not whatever `orcgen` is on PATH: a pyenv shim there adds 100+ ms a start)."""
+    if exe:
+        return [exe]
+    return [sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "bin", "orcgen")]
 
 
 def decoder_speed(objs: list[str]) -> tuple[float, float, int]:
@@ -95,12 +99,12 @@ def main() -> int:
         jobs = sorted(jobs[:a.sample])
     tmp = tempfile.mkdtemp(prefix="orcgen-bench-")
     base_env = dict(os.environ, SRCARCH="x86")
-    for k in ("ORCGEN_WORKER", "ORCGEN_NO_CACHE", "ORCGEN_CACHE_DIR"):
+    for k in ("ORCGEN_WORKER", "ORCGEN_NO_CACHE", "ORCGEN_CACHE_DIR", "MAKELEVEL", "MAKEFLAGS"):
         base_env.pop(k, None)
     og = orcgen_cmd(a.orcgen)
     rows = []
     wdir = os.path.join(tmp, "worker-cache")
-    wenv = dict(base_env, ORCGEN_CACHE_DIR=wdir, ORCGEN_WORKER="1", ORCGEN_WORKER_IDLE="120")
+    wenv = dict(base_env, ORCGEN_CACHE_DIR=wdir, MAKELEVEL="1", ORCGEN_WORKER_IDLE="120")
     subprocess.run(og + ["orc", "/dev/null"], env=wenv, capture_output=True)   # start the server
     for n, (rel, args) in enumerate(jobs):
         pre = os.path.join(a.src, rel + ".pre")
@@ -121,16 +125,16 @@ def main() -> int:
                 times.append(time.perf_counter() - t0)
                 shutil.rmtree(cdir, ignore_errors=True)
             cells[label] = statistics.median(times)
-        # worker: cold (object never seen by this cache) then warm
+        # under make (the worker, by default): cold (object never seen by this cache) then warm
         wcold = []
         for r in range(a.runs):
             env = dict(wenv, ORCGEN_NO_CACHE="1")
             t0 = time.perf_counter()
             subprocess.run(og + ["orc", *orc_args, pre], env=env, capture_output=True)
             wcold.append(time.perf_counter() - t0)
-        cells["worker-nocache"] = statistics.median(wcold)
+        cells["make-cold"] = statistics.median(wcold)
         subprocess.run(og + ["orc", *orc_args, pre], env=wenv, capture_output=True)
-        cells["worker-warm"] = wall(og + ["orc", *orc_args, pre], wenv, a.runs)
+        cells["make-warm"] = wall(og + ["orc", *orc_args, pre], wenv, a.runs)
         rows.append((rel, t_obj, cells))
         print("%-44s objtool %6.1f ms  " % (rel, 1000 * t_obj) + "  ".join(
             "%s %5.1fx" % (k, v / t_obj) for k, v in cells.items()), flush=True)

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0-only
-"""The thin client of the warm worker (ORCGEN_WORKER=1).
+"""The thin client of the warm worker (ORCGEN_WORKER=1, or by default under make).
 
 A kernel build starts one orcgen per object, so this module is the whole of
 what such a process runs when the worker is up: it imports nothing beyond
@@ -137,6 +137,9 @@ def _start_server(sock_path: str, lock_path: str) -> bool:
         except FileNotFoundError:
             pass
         env = {k: v for k, v in os.environ.items() if k != "ORCGEN_WORKER"}
+        if "ORCGEN_WORKER" not in os.environ:
+            # started on its own (under make): gone soon after the build, not in 10 minutes
+            env.setdefault("ORCGEN_WORKER_IDLE", "60")
         # The server imports orcgen from this process's own sys.path: with
         # `-m`, the working directory would come first, and a directory named
         # orcgen there (a source tree) would be imported instead.

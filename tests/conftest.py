@@ -11,6 +11,12 @@ sys.path.insert(0, os.path.dirname(__file__))
 os.environ.setdefault("ORCGEN_CACHE_DIR", os.path.join(
     __import__("tempfile").mkdtemp(prefix="orcgen-test-cache-")))
 
+# Under make, orcgen's commands hand themselves to the warm worker; tests choose
+# that explicitly (ORCGEN_WORKER=1 in tests/test_worker.py), so a suite run from
+# a Makefile behaves as one run from a shell.
+for _v in ("MAKELEVEL", "MAKEFLAGS", "MFLAGS"):
+    os.environ.pop(_v, None)
+
 FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures")
 OBJTOOL = os.environ.get("OBJTOOL", "/usr/lib/linux-kbuild-6.12.117+deb12/tools/objtool/objtool")
 

@@ -169,3 +169,25 @@ def test_a_server_whose_source_changed_stops_and_the_answer_stays_right(worker_e
         os.utime(source, ns=(st.st_atime_ns, st.st_mtime_ns))
     assert (again.returncode, again.stdout, again.stderr) == \
         (first.returncode, first.stdout, first.stderr)
+
+
+def _bin(name):
+    return os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "bin", name)
+
+
+def test_under_make_the_worker_is_the_default(worker_env, tmp_path):
+    """A per-object run inside a kernel build needs no environment variable to be fast."""
+    env = dict(worker_env, MAKELEVEL="1", MAKEFLAGS="-j2 --jobserver-auth=fifo:/nonexistent")
+    env.pop("ORCGEN_WORKER", None)
+    direct = orcgen(["orc", OBJS[0]], dict(worker_env, ORCGEN_NO_CACHE="1"))
+    r = subprocess.run([sys.executable, _bin("orcgen"), "orc", OBJS[0]], env=env,
+                       capture_output=True, text=True, timeout=120)
+    assert (r.returncode, r.stdout, r.stderr) == (direct.returncode, direct.stdout, direct.stderr)
+    assert servers(tmp_path), "under make, orcgen ran in-process instead of using the worker"
+
+
+def test_orcgen_worker_0_keeps_it_in_process_under_make(worker_env, tmp_path):
+    env = dict(worker_env, MAKELEVEL="1", ORCGEN_WORKER="0")
+    r = subprocess.run([sys.executable, _bin("orcgen"), "orc", OBJS[0]], env=env,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and not servers(tmp_path)

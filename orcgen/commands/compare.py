@@ -26,9 +26,12 @@ def add_arguments(ap) -> None:
     ap.add_argument("--format", choices=("text", "json", "html"), default="text",
                     help="text (a table), json (orcgen-compare/1) or html (a self-contained page)")
     ap.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE (default: stdout)")
+    ap.add_argument("--save-json", metavar="FILE", help="also write the JSON report to FILE")
+    ap.add_argument("--save-html", metavar="FILE", help="also write the HTML page to FILE")
     ap.add_argument("--suffix", default=".o",
                     help="object names end in this (default .o; the kernel corpora's compiler "
                          "output is .o.pre); it is dropped from the name objects are matched by")
+    ap.add_argument("--suffix-b", metavar="SUFFIX", help="B's suffix when it differs from A's")
     ap.add_argument("--glob", metavar="PATTERN",
                     help="instead of --suffix: relative paths matching this shell pattern (e.g. 'lib/*.o')")
     ap.add_argument("--label-a", metavar="NAME", help="what A is called in the report (default: its name)")
@@ -171,7 +174,8 @@ def run(args, extra, ap) -> int:
     la, lb = args.label_a or label(args.a), args.label_b or label(args.b)
     if la == lb:
         la, lb = la + " (A)", lb + " (B)"
-    (ia, bad_a), (ib, bad_b) = (gather(r, args.suffix, args.glob) for r in (args.a, args.b))
+    (ia, bad_a), (ib, bad_b) = (gather(r, x, args.glob) for r, x in
+                                ((args.a, args.suffix), (args.b, args.suffix_b or args.suffix)))
     unreadable = tuple((la, n, r) for n, r in bad_a) + tuple((lb, n, r) for n, r in bad_b)
     ka, kb = {i.key for i in ia}, {i.key for i in ib}
     both = ka & kb
@@ -187,17 +191,26 @@ def run(args, extra, ap) -> int:
     for side, name, reason in cmp.errors:
         sys.stderr.write("orcgen: error: %s: %s\n" % (one_line(name), one_line(reason)))
         status = 2
-    if args.format == "json":
-        from ..report.compare_json import render
-    elif args.format == "html":
-        from ..report.compare_html import render
-    else:
-        from ..report.compare_text import render as text_render
-        render = lambda c: text_render(c, args.functions)  # noqa: E731
-    page = render(cmp)
-    if args.output:
-        with open(args.output, "w", encoding="utf-8") as fh:
-            fh.write(page)
-    else:
-        sys.stdout.write(page)
+    for fmt, dest in ((args.format, args.output or "-"), ("json", args.save_json), ("html", args.save_html)):
+        if dest:
+            _write(dest, render(cmp, fmt, args.functions))
     return status
+
+
+def render(cmp, fmt: str, functions: bool = False) -> str:
+    if fmt == "json":
+        from ..report.compare_json import render as r
+        return r(cmp)
+    if fmt == "html":
+        from ..report.compare_html import render as r
+        return r(cmp)
+    from ..report.compare_text import render as r
+    return r(cmp, functions)
+
+
+def _write(dest: str, page: str) -> None:
+    if dest == "-":
+        sys.stdout.write(page)
+        return
+    with open(dest, "w", encoding="utf-8") as fh:
+        fh.write(page)

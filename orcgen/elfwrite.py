@@ -25,6 +25,10 @@ What that takes, and why:
   .llvm_addrsig (a ULEB128 list of symbol indices).  objtool only fixes the
   relocations; keeping the other three right costs little and keeps lld's
   address-significance tables and COMDAT groups correct.
+* In-place edits (`Patch`: objtool's elf_write_insn() over code, or a
+  relocation's type turned to R_NONE) keep every size: they are applied to a
+  copy of the input before anything else, so the rest of the writer, and its
+  checks, see the patched object as the original.
 * The result is parsed again (orcgen.elf.ElfFile) and checked before it is
   returned, so a bug here ends in an ElfWriteError, not a broken object.
 
@@ -81,6 +85,14 @@ class NewSymbol:
 
 
 @dataclass(frozen=True)
+class Patch:
+    """Bytes written over section `section`'s contents at `offset` (same size)."""
+    section: int
+    offset: int
+    data: bytes
+
+
+@dataclass(frozen=True)
 class NewReloc:
     """One entry of a new relocation section.  `sym` is an index into the
     *input's* symbol table (translated if that symbol moves) or a NewSymbol."""
@@ -125,14 +137,31 @@ class _Shdr:
 
 
 def add_to_elf(data: bytes, sections: Sequence[NewSection] = (),
-               symbols: Sequence[NewSymbol] = ()) -> bytes:
-    """The object `data` with `sections` appended and `symbols` added.
+               symbols: Sequence[NewSymbol] = (), patches: Sequence[Patch] = ()) -> bytes:
+    """The object `data` with `patches` applied, `sections` appended and `symbols` added.
 
     Raises ElfWriteError (an InputError) if the input is not a 64-bit
     little-endian relocatable object this writer can extend, or if a request
     refers to something that does not exist.
     """
+    if patches:
+        data = _patched(data, patches)
     return _Writer(data).build(list(sections), list(symbols))
+
+
+def _patched(data: bytes, patches: Sequence[Patch]) -> bytes:
+    """`data` with each patch written into its section, which must hold it."""
+    w = _Writer(data)              # parses and checks the headers
+    out = bytearray(data)
+    for pt in patches:
+        if not 0 < pt.section < len(w.sh) or w.sh[pt.section].type == SHT_NOBITS:
+            raise ElfWriteError("patch of section #%d, which has no contents" % pt.section)
+        s = w.sh[pt.section]
+        if pt.offset < 0 or pt.offset + len(pt.data) > s.size:
+            raise ElfWriteError("patch at %#x+%d runs past section #%d" % (pt.offset, len(pt.data),
+                                                                         pt.section))
+        out[s.offset + pt.offset:s.offset + pt.offset + len(pt.data)] = pt.data
+    return bytes(out)
 
 
 class _Writer:

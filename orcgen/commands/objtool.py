@@ -7,13 +7,16 @@ It takes objtool's command line exactly as kbuild passes it
     orcgen-objtool [check] --hacks=jump_label --orc --retpoline ... [--link] FILE.o
     orcgen-objtool --dump[=orc] FILE.o
 
-What it does is what orcgen implements: the analysis (stack validation and the
-other checks orcgen has, warnings on stderr in objtool's format with `orcgen`
-in place of `objtool`) and, with --orc, the ORC sections written into FILE.o.
-objtool also edits objects in ways orcgen does not (site tables such as
-.static_call_sites, __pfx_ symbols, NOPs patched into the code); those are
-named once per process on stderr, plainly, so that nobody mistakes the result
-for objtool's.  Set ORCGEN_OBJTOOL_QUIET=1 to silence that notice.
+What it does is what objtool 6.12 does for the options of an x86-64 kernel
+build (orcgen/tables/): the analysis (stack validation and the other checks
+orcgen has, warnings on stderr in objtool's format with `orcgen` in place of
+`objtool`), then the tables and rewrites objtool makes -- .static_call_sites,
+.retpoline_sites, .return_sites, .call_sites, .cfi_sites, jump-label JMPs and
+removed calls turned into NOPs, __pfx_ symbols, the ORC sections -- written
+into FILE.o at once.  An option asking for something orcgen does not do
+(--ibt, --mcount, --unret, --noinstr validation) is an error, so that nobody
+mistakes the result for objtool's; the output-only options (--verbose,
+--backtrace, --sec-address, --stats) are accepted and have no effect.
 
 Parsing, validation messages and exit statuses follow objtool 6.12
 (builtin-check.c and libsubcmd): 129 on a usage error, 1 when the options are
@@ -31,7 +34,6 @@ from typing import TextIO
 
 # The parsing is shared with `orcgen check`/`orcgen orc` (Options.from_objtool_args).
 from ..objtool_args import ACTIONS as _ACTIONS
-from ..objtool_args import IGNORED as _IGNORED
 from ..objtool_args import OPTIONS as _OPTIONS
 from ..objtool_args import ObjtoolArgs, UsageError  # noqa: F401  (this module's API)
 from ..objtool_args import parse as _parse
@@ -62,48 +64,17 @@ def usage_text() -> str:
 def not_performed(a: ObjtoolArgs) -> list[str]:
     """The requested actions that objtool 6.12 would perform and orcgen does not."""
     out = []
-    if a.has("static-call"):
-        out.append("--static-call (.static_call_sites)")
-    if a.has("retpoline"):
-        out.append("--retpoline (.retpoline_sites; its warnings are reported)")
-    if a.has("rethunk"):
-        out.append("--rethunk (.return_sites; its warnings are reported)")
-        if "skylake" in a.hacks:
-            out.append("--hacks=skylake (.call_sites)")
-    if a.has("cfi"):
-        out.append("--cfi (.cfi_sites)")
     if a.has("mcount"):
         out.append("--mcount (__mcount_loc)")
         if a.has("mnop"):
             out.append("--mnop (NOPs over __fentry__ calls)")
-    if a.prefix:
-        out.append("--prefix=%d (__pfx_ symbols)" % a.prefix)
     if a.has("ibt"):
         out.append("--ibt (IBT validation, .ibt_endbr_seal)")
     if a.has("unret"):
         out.append("--unret (entry unret validation)")
     if a.has("noinstr") and not (a.has("orc") or a.has("stackval") or a.has("uaccess")):
         out.append("--noinstr (noinstr section validation)")
-    if "jump_label" in a.hacks:
-        out.append("--hacks=jump_label (jump-label JMPs rewritten as NOPs in the code)")
-    if "noinstr" in a.hacks:
-        out.append("--hacks=noinstr (instrumentation calls in noinstr code NOPed out)")
-    out += ["--%s (ignored)" % f for f in _IGNORED if a.has(f)]
     return out
-
-
-_noticed = False
-
-
-def notice(a: ObjtoolArgs, err: TextIO) -> None:
-    """Say, once per process, what objtool would have done that orcgen does not."""
-    global _noticed
-    missing = not_performed(a)
-    if _noticed or not missing or os.environ.get("ORCGEN_OBJTOOL_QUIET") == "1":
-        return
-    _noticed = True
-    err.write("orcgen: note: orcgen writes ORC and reports stack validation warnings only; "
-              "not performed: %s\n" % ", ".join(missing))
 
 
 def _error(err: TextIO, msg: str) -> None:
@@ -183,7 +154,6 @@ def _dump(path: str, out: TextIO, err: TextIO) -> int:
 def _check(a: ObjtoolArgs, path: str, err: TextIO) -> int:
     from ..elf import ElfFile, read_input
     from ..errors import InputError
-    from ..pipeline import analyze_elf
     try:
         data = read_input(path)          # read-only, and bounded for pipes and devices
     except InputError as e:
@@ -206,19 +176,16 @@ def _check(a: ObjtoolArgs, path: str, err: TextIO) -> int:
         return 1
     if not _link_valid(a, elf, err):
         return 1
-    notice(a, err)
+    missing = not_performed(a)
+    if missing:
+        err.write("orcgen: error: not implemented: %s\n" % ", ".join(missing))
+        return 1
     opts = a.options()
 
     def warn(line: str) -> None:
         err.write(line + "\n")
     try:
-        if opts.orc:
-            from .orc import write_orc
-            write_orc(path, opts, dry_run=a.has("dry-run"), warn=warn, elf=elf)
-        else:
-            res = analyze_elf(elf, opts)
-            for f in res.findings:
-                warn(f.line(res.name))
+        _write(path, elf, opts, a.has("dry-run"), warn)
     except InputError as e:
         err.write("%s: warning: orcgen: %s\n" % (path, e))
         return 1
@@ -229,6 +196,24 @@ def _check(a: ObjtoolArgs, path: str, err: TextIO) -> int:
         err.write("%s: warning: orcgen: control flow too deeply nested\n" % path)
         return 1
     return 0
+
+
+def _write(path: str, elf, opts, dry_run: bool, warn) -> bool:
+    """Analyse `elf` (read from `path`), report, and write what objtool would
+    into `path`; whether anything changed.  Raises InputError, OSError."""
+    from ..elfwrite import write_atomic
+    from ..pipeline import analyze_elf
+    from ..tables.check import plan
+    res = analyze_elf(elf, opts, keep_program=True)
+    for f in res.findings:
+        warn(f.line(res.name))
+    edits = plan(res, opts, warn)
+    if edits is None or not edits.changed:
+        return False
+    data = edits.apply()
+    if not dry_run:
+        write_atomic(path, data)
+    return True
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,256 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-only
+"""Does `orcgen objtool` leave objects exactly as objtool 6.12 does?
+
+    python bench/objtool_tables_parity.py DIR [-j N] [--limit N] [--show N] [--baseline]
+
+DIR is a kernel-object corpus (OUTDIR of kernel-objs.sh, or its src/): every
+NAME.o.pre is the compiler's object, NAME.o the same after objtool, and
+objtool-args.log has objtool's arguments for each.  For every object this
+copies NAME.o.pre to a temporary file, runs `orcgen objtool ARGS tmp.o`
+in-process, and compares the result with NAME.o:
+
+  sections   the same sections by name (the n-th of a name with the n-th);
+  headers    type, flags, entsize, addralign of each; for .symtab sh_info;
+  contents   every section's bytes -- except SHT_RELA, compared as lists of
+             (offset, type, symbol name, addend), and .symtab, compared as
+             (name, value, size, type, bind, other, section name) in order
+             ("symtab-order") and as a multiset ("symtab-set");
+  strtab     string tables are compared only through the names they give.
+
+It prints the count of objects with each kind of difference, a few examples
+(--show), and "N/M objects identical".  --baseline compares NAME.o.pre with
+NAME.o instead (what objtool changes).  Exit status 0 when all are identical.
+The ELF reading here is its own (not orcgen's), so the two cannot share a bug.
+"""
+from __future__ import annotations
+
+import argparse
+import collections
+import io
+import multiprocessing as mp
+import os
+import shlex
+import shutil
+import struct
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+
+_EHDR = struct.Struct("<16sHHIQQQIHHHHHH")
+_SHDR = struct.Struct("<IIQQQQIIQQ")
+_SYM = struct.Struct("<IBBHQQ")
+_RELA = struct.Struct("<QQq")
+SHT_SYMTAB, SHT_STRTAB, SHT_RELA, SHT_NOBITS, SHT_SYMTAB_SHNDX = 2, 3, 4, 8, 18
+
+
+class Obj:
+    """The parts of an ELF64 relocatable object that the comparison looks at."""
+
+    def __init__(self, data: bytes) -> None:
+        eh = _EHDR.unpack_from(data, 0)
+        shoff, shnum, shstrndx = eh[6], eh[12], eh[13]
+        raw = [_SHDR.unpack_from(data, shoff + k * _SHDR.size) for k in range(shnum or 1)]
+        if shnum == 0:
+            shnum = raw[0][5]
+            raw = [_SHDR.unpack_from(data, shoff + k * _SHDR.size) for k in range(shnum)]
+        if shstrndx == 0xFFFF:
+            shstrndx = raw[0][6]
+        self.data = data
+        self.sh = raw
+        strs = self.contents(shstrndx)
+        self.names = [_cstr(strs, h[0]) for h in raw]
+        self.symtab = next((k for k, h in enumerate(raw) if h[1] == SHT_SYMTAB), None)
+        self.syms: list[tuple] = []
+        if self.symtab is not None:
+            st = raw[self.symtab]
+            strtab = self.contents(st[6])
+            xsec = next((k for k, h in enumerate(raw) if h[1] == SHT_SYMTAB_SHNDX), None)
+            xs = self.contents(xsec) if xsec is not None else b""
+            for k, (name, info, other, shndx, value, size) in enumerate(_SYM.iter_unpack(self.contents(self.symtab))):
+                if shndx == 0xFFFF and xs:
+                    shndx = struct.unpack_from("<I", xs, 4 * k)[0]
+                sec = self.names[shndx] if 0 < shndx < 0xFF00 or shndx >= 0x10000 else str(shndx)
+                sname = _cstr(strtab, name)
+                if info & 0xF == 3 and not sname:          # STT_SECTION: named by its section
+                    sname = "[%s]" % sec
+                self.syms.append((sname, value, size, info & 0xF, info >> 4, other, sec))
+
+    def contents(self, k: int) -> bytes:
+        h = self.sh[k]
+        return b"" if h[1] == SHT_NOBITS else self.data[h[4]:h[4] + h[5]]
+
+    def relocs(self, k: int) -> list[tuple]:
+        out = []
+        for off, info, addend in _RELA.iter_unpack(self.contents(k)):
+            sym = info >> 32
+            name = self.syms[sym][0] if sym < len(self.syms) else "#%d" % sym
+            out.append((off, info & 0xFFFFFFFF, name, addend))
+        return out
+
+    def keyed(self) -> dict[tuple[str, int], int]:
+        """(name, n-th of that name) -> section index."""
+        seen: collections.Counter = collections.Counter()
+        out = {}
+        for k in range(1, len(self.sh)):
+            out[(self.names[k], seen[self.names[k]])] = k
+            seen[self.names[k]] += 1
+        return out
+
+
+def _cstr(b: bytes, off: int) -> str:
+    end = b.find(b"\0", off)
+    return b[off:end if end >= 0 else len(b)].decode("utf-8", "replace")
+
+
+def _group(name: str) -> str:
+    """A section name as a difference kind: per-function sections counted together."""
+    for head in (".rela.text", ".text", ".rela.data", ".data", ".rela.rodata", ".rodata",
+                 ".rela__patchable_function_entries", "__patchable_function_entries",
+                 ".rela.init.text", ".init.text"):
+        if name == head or name.startswith(head + "."):
+            return head + "*"
+    return name
+
+
+def compare(mine: bytes, ref: bytes) -> list[tuple[str, str]]:
+    """(kind, example) for every difference between two objects."""
+    a, b = Obj(mine), Obj(ref)
+    out: list[tuple[str, str]] = []
+    ka, kb = a.keyed(), b.keyed()
+    for key in kb.keys() - ka.keys():
+        out.append(("missing " + _group(key[0]), key[0]))
+    for key in ka.keys() - kb.keys():
+        out.append(("extra " + _group(key[0]), key[0]))
+    for key in sorted(ka.keys() & kb.keys()):
+        i, j = ka[key], kb[key]
+        ha, hb = a.sh[i], b.sh[j]
+        name = key[0]
+        g = _group(name)
+        for field, pos in (("type", 1), ("flags", 2), ("addralign", 8), ("entsize", 9)):
+            if ha[pos] != hb[pos]:
+                out.append(("header %s %s" % (g, field), "%s: %#x, objtool %#x" % (name, ha[pos], hb[pos])))
+        if ha[1] == SHT_RELA:
+            if a.names[ha[7]] != b.names[hb[7]]:
+                out.append(("header %s info" % g, name))
+            ra, rb = a.relocs(i), b.relocs(j)
+            if ra != rb:
+                diff = next((k for k, (x, y) in enumerate(zip(ra, rb)) if x != y), min(len(ra), len(rb)))
+                out.append(("relocs " + g, "%s #%d: %s, objtool %s (%d vs %d entries)"
+                            % (name, diff, ra[diff] if diff < len(ra) else "-",
+                               rb[diff] if diff < len(rb) else "-", len(ra), len(rb))))
+        elif ha[1] == SHT_SYMTAB:
+            if ha[7] != hb[7]:
+                out.append(("header .symtab info", "%d, objtool %d" % (ha[7], hb[7])))
+            if a.syms != b.syms:
+                diff = next((k for k, (x, y) in enumerate(zip(a.syms, b.syms)) if x != y),
+                            min(len(a.syms), len(b.syms)))
+                out.append(("symtab-order", "#%d: %s, objtool %s" % (
+                    diff, a.syms[diff] if diff < len(a.syms) else "-",
+                    b.syms[diff] if diff < len(b.syms) else "-")))
+            ca, cb = collections.Counter(a.syms), collections.Counter(b.syms)
+            if ca != cb:
+                out.append(("symtab-set", "only orcgen %s; only objtool %s" % (
+                    list(ca - cb)[:2], list(cb - ca)[:2])))
+        elif ha[1] in (SHT_STRTAB, SHT_SYMTAB_SHNDX):
+            continue               # compared through the names and indices they give
+        elif a.contents(i) != b.contents(j):
+            ca, cb = a.contents(i), b.contents(j)
+            diff = next((k for k, (x, y) in enumerate(zip(ca, cb)) if x != y), min(len(ca), len(cb)))
+            out.append(("contents " + g, "%s+%#x (%d vs %d bytes)" % (name, diff, len(ca), len(cb))))
+    return out
+
+
+def corpus_paths(d: str) -> tuple[str, str]:
+    d = os.path.abspath(d)
+    for src, log in ((os.path.join(d, "src"), os.path.join(d, "objtool-args.log")),
+                     (d, os.path.join(os.path.dirname(d), "objtool-args.log"))):
+        if os.path.isdir(src) and os.path.exists(log):
+            return src, log
+    sys.exit("%s: no objtool-args.log next to it or its parent" % d)
+
+
+def read_args(log: str) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    with open(log) as f:
+        for line in f:
+            words = shlex.split(line)
+            if words:
+                out[os.path.normpath(words[-1])] = words[:-1]
+    return out
+
+
+def run_orcgen(args: list[str], path: str) -> tuple[int, str]:
+    """`orcgen objtool ARGS path` in this process: status and stderr."""
+    from orcgen.commands.objtool import objtool
+    err = io.StringIO()
+    rc = objtool(list(args) + [path], io.StringIO(), err)
+    return rc, err.getvalue()
+
+
+def one(job: tuple[str, str, list[str], bool]) -> tuple[str, list[tuple[str, str]], str]:
+    src, obj, args, baseline = job
+    pre, ref = os.path.join(src, obj + ".pre"), os.path.join(src, obj)
+    try:
+        with open(ref, "rb") as f:
+            want = f.read()
+        if baseline:
+            with open(pre, "rb") as f:
+                return obj, compare(f.read(), want), ""
+        with tempfile.TemporaryDirectory(prefix="otp-") as tmp:
+            path = os.path.join(tmp, os.path.basename(obj))
+            shutil.copyfile(pre, path)
+            rc, err = run_orcgen(args, path)
+            with open(path, "rb") as f:
+                got = f.read()
+        diffs = compare(got, want)
+        if rc:
+            diffs.append(("exit %d" % rc, err.strip().splitlines()[-1] if err.strip() else ""))
+        return obj, diffs, err
+    except Exception as e:            # a crash is a difference too, with its reason
+        return obj, [("crash " + type(e).__name__, str(e)[:200])], ""
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("dir")
+    ap.add_argument("-j", "--jobs", type=int, default=1)
+    ap.add_argument("--limit", type=int, default=0, help="only the first N objects")
+    ap.add_argument("--show", type=int, default=3, help="examples per kind of difference")
+    ap.add_argument("--baseline", action="store_true", help="compare NAME.o.pre with NAME.o")
+    ap.add_argument("--only", default="", help="only objects whose path contains this")
+    a = ap.parse_args()
+    src, log = corpus_paths(a.dir)
+    args = read_args(log)
+    objs = [o for o in args if os.path.exists(os.path.join(src, o + ".pre")) and a.only in o]
+    if a.limit:
+        objs = objs[:a.limit]
+    jobs = [(src, o, args[o], a.baseline) for o in objs]
+    os.environ.setdefault("ORCGEN_OBJTOOL_QUIET", "1")
+    t0 = time.time()
+    if a.jobs > 1:
+        with mp.Pool(a.jobs) as pool:
+            results = list(pool.imap_unordered(one, jobs, chunksize=2))
+    else:
+        results = [one(j) for j in jobs]
+    kinds: dict[str, list[str]] = collections.defaultdict(list)
+    same = 0
+    for obj, diffs, _err in sorted(results):
+        if not diffs:
+            same += 1
+        for kind in sorted({k for k, _ in diffs}):
+            example = next(e for k, e in diffs if k == kind)
+            kinds[kind].append("%s: %s" % (obj, example))
+    for kind in sorted(kinds, key=lambda k: (-len(kinds[k]), k)):
+        print("%5d  %s" % (len(kinds[kind]), kind))
+        for e in kinds[kind][:a.show]:
+            print("         %s" % e)
+    print("%d/%d objects identical (%.0f s)" % (same, len(results), time.time() - t0))
+    return 0 if same == len(results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

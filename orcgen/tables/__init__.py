@@ -1,0 +1,108 @@
+# SPDX-License-Identifier: GPL-2.0-only
+"""What objtool's check() writes into an object, besides the analysis itself.
+
+Each table has its own module (sites, static_calls, jump_labels, prefix, orc);
+they all record their changes in one `Edits`, in the order objtool makes
+them, because the order is visible in the result: a new local symbol takes
+the slot of the first global (elfwrite), section indices follow creation
+order, and a text section gets its section symbol from whichever table first
+needs one.  `Edits.apply()` hands everything to orcgen.elfwrite at once.
+
+The objtool functions mirrored are named in each module (tools/objtool in
+Linux 6.12: check.c, elf.c).
+"""
+from __future__ import annotations
+
+from typing import Union
+
+from ..elf import SHF_ALLOC, SHT_PROGBITS, SHT_RELA, STB_LOCAL, STT_SECTION, ElfFile, Reloc
+from ..elfwrite import (SHF_INFO_LINK, SYMTAB, NewReloc, NewSection, NewSymbol, Patch,
+                        add_to_elf)
+from ..errors import InputError
+
+R_X86_64_NONE = 0
+R_X86_64_PC32 = 2
+R_X86_64_64 = 1
+# e_machine -> (R_NONE, objtool's elf_text_rela_type(), elf_data_rela_type(), R_ABS64)
+RELOC_TYPES = {62: (R_X86_64_NONE, R_X86_64_PC32, R_X86_64_PC32, R_X86_64_64)}
+
+SymRef = Union[int, NewSymbol]
+
+
+class Edits:
+    """The changes objtool would make to one object, collected in its order."""
+
+    def __init__(self, elf: ElfFile) -> None:
+        types = RELOC_TYPES.get(elf.machine)
+        if types is None:
+            raise InputError("writing objtool's tables is not supported for %s" % elf.machine_name)
+        self.elf = elf
+        self.r_none, self.r_text, self.r_data, self.r_abs64 = types
+        self.sections: list[NewSection] = []
+        self.symbols: list[NewSymbol] = []
+        self.patches: list[Patch] = []
+        # objtool's sec->sym: the last STT_SECTION symbol of each section, in table order.
+        self._sec_sym: dict[int, SymRef] = {}
+        for s in elf.symbols:
+            if s.type == STT_SECTION and s.section is not None:
+                self._sec_sym[s.section] = s.index
+
+    @property
+    def changed(self) -> bool:
+        """objtool's elf->changed: is there anything to write?"""
+        return bool(self.sections or self.symbols or self.patches)
+
+    def has_section(self, name: str) -> bool:
+        return self.elf.section_by_name(name) is not None or any(s.name == name for s in self.sections)
+
+    def add_symbol(self, sym: NewSymbol) -> NewSymbol:
+        """objtool's __elf_create_symbol(): the writer places it (locals before globals)."""
+        self.symbols.append(sym)
+        return sym
+
+    def section_symbol(self, secno: int) -> SymRef:
+        """The section's symbol, made on first use (objtool's elf_create_section_symbol())."""
+        sym = self._sec_sym.get(secno)
+        if sym is None:
+            sym = self._sec_sym[secno] = self.add_symbol(NewSymbol("", STT_SECTION, STB_LOCAL, secno))
+        return sym
+
+    def text_reloc(self, where: int, secno: int, offset: int) -> NewReloc:
+        """objtool's elf_init_reloc_text_sym(): a PC-relative reference to code,
+        against the code section's symbol with the offset as addend."""
+        if not self.elf.sections[secno].is_exec:
+            raise InputError("%s is not a code section" % self.elf.sections[secno].name)
+        return NewReloc(where, self.r_text, self.section_symbol(secno), offset)
+
+    def add_pair(self, name: str, entsize: int, data: bytes, relocs: list[NewReloc],
+                 flags: int = SHF_ALLOC) -> NewSection:
+        """objtool's elf_create_section_pair(): SHT_PROGBITS NAME (byte-aligned) and
+        its .rela section (SHF_INFO_LINK, 8-aligned), added in that order."""
+        sec = NewSection(name, SHT_PROGBITS, flags, data, entsize=entsize)
+        rela = NewSection(".rela" + name, SHT_RELA, SHF_INFO_LINK, entsize=24, addralign=8,
+                          link=SYMTAB, info=sec, relocs=relocs)
+        self.sections += [sec, rela]
+        return sec
+
+    def patch(self, secno: int, offset: int, data: bytes) -> None:
+        """objtool's elf_write_insn()."""
+        self.patches.append(Patch(secno, offset, bytes(data)))
+
+    def set_reloc_type(self, code_secno: int, reloc: Reloc, rtype: int) -> None:
+        """objtool's set_reloc_type() on a relocation of a code section, in place:
+        the entry keeps its symbol and addend (r_info's low half is the type)."""
+        elf = self.elf
+        for rsec in elf.rela_sections_for(elf.sections[code_secno]):
+            for k, r in enumerate(elf.relocs_in_file_order(rsec)):
+                if r == reloc:
+                    size = rsec.entsize or (24 if rsec.type == SHT_RELA else 16)
+                    self.patch(rsec.index, k * size + 8, rtype.to_bytes(4, "little"))
+                    return
+        raise InputError("relocation at %#x not found" % reloc.offset)
+
+    def apply(self) -> bytes:
+        """The object with every change made."""
+        return add_to_elf(self.elf.data, self.sections, self.symbols, self.patches)
+
+
+__all__ = ["Edits", "R_X86_64_NONE", "R_X86_64_PC32"]

@@ -1,0 +1,150 @@
+# SPDX-License-Identifier: GPL-2.0-only
+"""The call-site lists objtool fills while it resolves jumps and calls, and the
+site tables made from them (.retpoline_sites, .return_sites, .call_sites,
+.cfi_sites).
+
+objtool (check.c) appends an instruction to a list in annotate_call_site() and
+add_return_call(), first for every jump (add_jump_destinations(), all code in
+section then address order), then for every call (add_call_destinations()), so
+each list is "the jumps in code order, then the calls in code order".  orcgen's
+CFG (orcgen/cfg.py) applies the same rules and leaves their outcome in the
+Program: an instruction's decoded kind (`insn[i].kind`) against its kind after
+resolution (`kind[i]`), its call destination, its relocation.  `site_lists()`
+reads the lists back from that, rule by rule:
+
+  jump turned JUMP_DYNAMIC(_COND)     a jump to a retpoline thunk   -> retpoline list
+  jump turned RETURN                  a jump to the return thunk    -> return list
+                                      (not the embedded-RET special case, and
+                                      not a noinstr tail call objtool removed)
+  jump with a call destination        a sibling call: annotated as a call
+  call turned CALL_DYNAMIC            a call to a retpoline thunk   -> retpoline list
+  call with a call destination        annotated: static-call trampoline -> static
+                                      calls; retpoline thunk -> retpoline list;
+                                      __fentry__ (--mcount) -> mcount list; any
+                                      other CALL outside .init.text -> call list
+  (calls and sibling calls in .altinstr_replacement are never annotated)
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..elf import STT_FUNC, STT_SECTION
+from ..insn import DYNAMIC_JUMPS, STATIC_JUMPS, Kind
+from ..program import Program
+from ..symbols import Sym
+from . import Edits
+
+
+@dataclass
+class SiteLists:
+    """objtool's per-file lists (instruction indices, in list order) and the
+    code it rewrites while filling them: (index, "nop" | "ret")."""
+    static_calls: list[int] = field(default_factory=list)
+    retpolines: list[int] = field(default_factory=list)
+    returns: list[int] = field(default_factory=list)
+    calls: list[int] = field(default_factory=list)
+    mcount: list[int] = field(default_factory=list)
+    removed: list[tuple[int, str]] = field(default_factory=list)
+
+
+def _target(p: Program, i: int) -> Sym | None:
+    """The symbol a jump or call reaches: its call destination, else its relocation's
+    symbol (objtool's annotate_call_site(): insn_call_dest() ?: reloc->sym)."""
+    s = p.call_dest[i]
+    if s is not None:
+        return s
+    r = p.reloc_in(i)
+    return p.reloc_sym(r) if r is not None else None
+
+
+def _reaches_return_thunk(p: Program, i: int) -> bool:
+    """A jump objtool made a RETURN: to the return thunk (listed), or into an
+    embedded RET (retbleed_return_thunk, srso_safe_ret: not listed)."""
+    r = p.reloc_in(i)
+    if r is not None:
+        rs = p.reloc_sym(r)
+        if rs.type != STT_SECTION:
+            return rs.return_thunk
+        dsec, doff = rs.sec, p.be.jump_reloc_offset(r.addend)
+    else:
+        ins = p.insn[i]
+        dsec, doff = p.sec_of[i].sec.index, ins.end + ins.immediate
+    d = p.find(dsec, doff)
+    if d < 0:
+        return False
+    s = p.sym[d]
+    return s is not None and p.insn[d].offset == s.offset and s.return_thunk
+
+
+def _annotate(p: Program, i: int, sibling: bool, out: SiteLists) -> None:
+    """objtool's annotate_call_site() for an instruction that has a destination."""
+    if p.sec_of[i].name == ".altinstr_replacement":
+        return
+    sym = _target(p, i)
+    if sym is None:
+        return
+    if sym.static_call_tramp:
+        out.static_calls.append(i)
+    elif sym.retpoline_thunk:
+        out.retpolines.append(i)
+    elif p.opts.hack_noinstr and p.sec_of[i].noinstr and sym.profiling_func:
+        out.removed.append((i, "ret" if sibling else "nop"))
+    elif p.opts.mcount and sym.fentry:
+        if p.opts.mnop:
+            out.removed.append((i, "nop"))
+        out.mcount.append(i)
+    elif p.kind[i] == Kind.CALL and not p.sec_of[i].init:
+        out.calls.append(i)
+
+
+def site_lists(p: Program) -> SiteLists:
+    out = SiteLists()
+    decoded = range(len(p.sec_of))       # fake NOPs (alternatives' padding) come last: none are jumps
+    kinds, insns = p.kind, p.insn
+    for i in decoded:                                    # add_jump_destinations()
+        if insns[i].kind not in STATIC_JUMPS:
+            continue
+        k = kinds[i]
+        if k in DYNAMIC_JUMPS:
+            _annotate(p, i, False, out)
+        elif k == Kind.RETURN:
+            s = p.call_dest[i]
+            if s is not None:                            # a tail call objtool removed
+                _annotate(p, i, True, out)
+            elif _reaches_return_thunk(p, i):
+                out.returns.append(i)
+        elif p.call_dest[i] is not None:
+            _annotate(p, i, True, out)
+    for i in decoded:                                    # add_call_destinations()
+        if insns[i].kind != Kind.CALL:
+            continue
+        k = kinds[i]
+        if k == Kind.CALL_DYNAMIC:
+            _annotate(p, i, False, out)
+        elif k in (Kind.CALL, Kind.NOP) and p.call_dest[i] is not None:
+            _annotate(p, i, False, out)
+    return out
+
+
+def add_site_section(ed: Edits, p: Program, name: str, insns: list[int]) -> bool:
+    """objtool's create_{retpoline,return}_sites_sections(), create_direct_call_sections():
+    one s32 per instruction, PC-relative to it.  False if the object already has one."""
+    if ed.has_section(name):
+        return False
+    if not insns:
+        return True
+    relocs = [ed.text_reloc(4 * k, p.sec_of[i].sec.index, p.insn[i].offset)
+              for k, i in enumerate(insns)]
+    ed.add_pair(name, 4, bytes(4 * len(insns)), relocs)
+    return True
+
+
+def add_cfi_sites(ed: Edits, p: Program) -> bool:
+    """objtool's create_cfi_sections(): every STT_FUNC __cfi_ symbol in symbol-table
+    order; the section is made even when there is none."""
+    if ed.has_section(".cfi_sites"):
+        return False
+    funcs = [s for s in p.syms if s.type == STT_FUNC and s.name.startswith("__cfi_")]
+    relocs = [ed.text_reloc(4 * k, s.sec, s.offset) for k, s in enumerate(funcs)]
+    ed.add_pair(".cfi_sites", 4, bytes(4 * len(funcs)), relocs)
+    return True

@@ -171,7 +171,10 @@ def facts(elf: ElfFile, name: str | None = None, force: bool = False) -> Facts |
 
     # functions of each code section, by entry
     per_sec: dict[int, list] = {}
+    sec_syms: dict[int, list] = {}
     for s in elf.symbols:
+        if s.section is not None:
+            sec_syms.setdefault(s.section, []).append(s)
         if s.type == STT_FUNC and s.section is not None and secs[s.section].is_exec \
                 and not (arch.TAG_PREFIX and s.name.startswith(arch.TAG_PREFIX)):
             per_sec.setdefault(s.section, []).append(s)
@@ -224,8 +227,8 @@ def facts(elf: ElfFile, name: str | None = None, force: bool = False) -> Facts |
             continue
         found: list[tuple[int, int, str | None, str]] = []       # (tag, hash, owner, symbol)
         if arch.TAG_PREFIX:
-            for s in elf.symbols:
-                if s.section == secno and s.name.startswith(arch.TAG_PREFIX):
+            for s in sec_syms.get(secno, ()):
+                if s.name.startswith(arch.TAG_PREFIX):
                     t = arch.parse_tag(c, s.offset, min(len(c), s.offset + MAX_UNITS))
                     if t is None:
                         loose.append((s.name, secs[secno].name, s.offset,
@@ -233,12 +236,14 @@ def facts(elf: ElfFile, name: str | None = None, force: bool = False) -> Facts |
                         continue
                     found.append((t[0], t[1], s.name[len(arch.TAG_PREFIX):], s.name))
         else:
-            syms = [s for s in elf.symbols if s.section == secno]
-            for off in arch.tag_words(syms):
+            for off in arch.tag_words(sec_syms.get(secno, ())):
                 t = arch.parse_tag(c, off, off + 4)
                 if t is not None:
                     found.append((t[0], t[1], None, ""))
         relocs = elf.relocs(secs[secno])
+        by_name: dict[str, list] = {}
+        for f in per_sec[secno]:
+            by_name.setdefault(f.name, []).append(f)
         for tag, value, owner, sym in found:
             end = tag + TAG_SIZE
             run = end
@@ -252,8 +257,8 @@ def facts(elf: ElfFile, name: str | None = None, force: bool = False) -> Facts |
                 if i < len(ent) and ent[i] <= run:
                     tags.setdefault((secno, ent[i]), (tag, value, ""))
                 continue
-            f = next((s for s in per_sec[secno] if s.name == owner and s.offset >= end), None) \
-                or next((s for s in per_sec[secno] if s.name == owner), None)
+            named = by_name.get(owner, ())
+            f = next((s for s in named if s.offset >= end), None) or next(iter(named), None)
             if f is None:
                 loose.append((sym, secs[secno].name, tag, "%s has no function %s after it" % (sym, owner)))
                 continue

@@ -60,12 +60,12 @@ def slot_content(off: int, computed: dict[str, str], function: str, sp_at: int |
     """What the code keeps at CFA+off at this instruction, in words."""
     for name, v in computed.items():
         if name != "cfa" and _off(v) == off:
-            return "the return address" if name == "ra" else "the saved %s" % name
+            return "holds the return address" if name == "ra" else "holds the saved %s" % name
     if off >= 0:
-        return "the caller's frame (above %s's return address), not a return address" % function
+        return "is in the caller's frame (above %s's return address), not a return address" % function
     if sp_at is not None and off < sp_at:
-        return "memory below the stack pointer, which nothing has written (garbage)"
-    return "a local or spill slot of %s, not a return address" % function
+        return "is below the stack pointer, memory nothing has written (garbage)"
+    return "is a local or spill slot of %s, not a return address" % function
 
 
 def unwinder_view(d: Disagreement, machine: str) -> list[str]:
@@ -87,8 +87,8 @@ def unwinder_view(d: Disagreement, machine: str) -> list[str]:
                                                    abs(d.cfa_delta), "high" if d.cfa_delta > 0 else "low")]
         if ra_decl is not None:
             slot = d.cfa_delta + ra_decl
-            out.append("It reads the return address from %s (its CFA%+d), which is the real CFA%+d: that "
-                       "slot holds %s." % (_at(reg, off + ra_decl), ra_decl, slot,
+            out.append("It reads the return address from %s (its CFA%+d), which is the real CFA%+d "
+                       "and %s." % (_at(reg, off + ra_decl), ra_decl, slot,
                                           slot_content(slot, comp, d.function, sp_at)))
         out.append("It then takes %s%+d as the caller's stack pointer, %d bytes off, so every frame above "
                    "this one is unwound from the wrong place (a wrong or truncated backtrace; a C++ exception "
@@ -106,7 +106,7 @@ def unwinder_view(d: Disagreement, machine: str) -> list[str]:
         if m:
             slot = int(m.group(1))
             return ["At PC %s the table says the return address is at CFA%+d; an unwinder reads it there and "
-                    "finds %s, so it returns into the wrong place." % (pc, slot, slot_content(
+                    "the slot %s, so it returns into the wrong place." % (pc, slot, slot_content(
                         slot, comp, d.function, None))]
         return ["At PC %s the table says the return address is %s; the code has it %s: an unwinder returns "
                 "into the wrong place." % (pc, d.declared, d.computed)]
@@ -117,7 +117,7 @@ def unwinder_view(d: Disagreement, machine: str) -> list[str]:
     if d.cls in (FP_CLS, REG_CLS):
         r = d.register.split()[0] if d.register else "the register"
         m = re.fullmatch(r"saved at cfa([+-]\d+)", d.declared)
-        what = ("it loads the caller's %s from CFA%+d, which holds %s" % (
+        what = ("it loads the caller's %s from CFA%+d, which %s" % (
             r, int(m.group(1)), slot_content(int(m.group(1)), comp, d.function, None))) if m else \
             ("it takes the caller's %s to be %s, while the code has it %s" % (r, d.declared, d.computed))
         tail = (": the caller's CFA, where it is %s-based, is then wrong, and so is every frame above it" % r

@@ -22,7 +22,7 @@ from .cfi import Cfi
 from .dwarf import CFA_EXPR, CfiTable, Fde, Loc, Row, decl_cfa_text, row_text
 from .insn import Dest, Kind, Src
 from .program import Program
-from .diff_model import (  # noqa: F401  (re-exported: callers import them from here)
+from .diff_model import (ASM_ORIGIN,   # noqa: F401  (re-exported: callers import them from here)
     CFA_CLS, RA_CLS, FP_CLS, REG_CLS, COVER_CLS, UNDET,
     CLASSES, Check, WindowLine, Disagreement, Tally, _PLAIN,
     FunctionReport, FileReport, known_regs, computed_loc, loc_text, cfa_text,
@@ -419,8 +419,37 @@ class _Diff:
             breaks_unwinding=breaks(cls, chk.kind), instructions=b - a + 1, declared=chk.declared,
             computed=chk.computed, declared_by=self.declared_by(row, chk, fde),
             computed_by=cause or self.entry_ref(a), cause=cause, related=self.related(chk, a, fde),
-            window=self.window(a, b), **extra)
+            window=self.window(a, b), origin=ASM_ORIGIN if self._asm_excursion(fde, chk, a, b) else "",
+            **extra)
         (self.undetermined if cls == UNDET else self.found).append(d)
+
+    def _asm_excursion(self, fde: Fde | None, chk: Check, a: int, b: int) -> bool:
+        """A CFA disagreement is an undescribed stack excursion when the code
+        moves SP away and back within [a-1, b+1] while one and the same CFA
+        rule covers all of it, and code and CFI agree at both ends.  A compiler
+        describes each SP change of its own code generation (a late or early
+        adjustment changes the rule next to the run); an asm statement's pushes
+        and pops it cannot see, so none of them has a row."""
+        p = self.p
+        if chk.aspect != "cfa" or chk.status != "disagree" or fde is None:
+            return False
+        lo, hi = a - 1, b + 1
+        if lo < 0 or hi >= len(p.insn) or p.func(lo) is not p.func(a) or p.func(hi) is not p.func(a):
+            return False
+        if p.sec_of[lo] is not p.sec_of[hi] or hi - lo > 64:
+            return False
+        rules = set()
+        for j in range(lo, hi + 1):
+            row = fde.row_at(p.insn[j].offset)
+            if row is None:
+                return False
+            rules.add(row.cfa)
+        first, mid, last = p.cfi[lo], p.cfi[a], p.cfi[hi]
+        if len(rules) != 1 or first is None or mid is None or last is None:
+            return False
+        sp = self.abi.sp
+        return first.cfa_base == last.cfa_base == sp and first.cfa_offset == last.cfa_offset and \
+            (mid.cfa_base, mid.cfa_offset) != (sp, first.cfa_offset)
 
     def related(self, chk: Check, a: int, fde: Fde | None) -> str:
         """The other place a finding refers to, for its sentence."""

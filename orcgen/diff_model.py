@@ -14,6 +14,11 @@ from .dwarf import Fde, Loc
 from .insn import Kind
 from .program import Program
 
+# Disagreement.origin of an SP excursion that no CFI row describes: inline asm
+# (the compiler cannot see inside an asm statement), or a builtin the compiler
+# expands like one (GCC's __builtin_ia32_readeflags_u64 is pushf; pop, no CFI).
+ASM_ORIGIN = "asm"
+
 # Classes; the ones in BREAKING make an unwinder that uses the table go wrong.
 CFA_CLS, RA_CLS, FP_CLS, REG_CLS, COVER_CLS, UNDET = (
     "cfa", "return-address", "frame-pointer", "callee-saved", "coverage", "not-determined")
@@ -67,6 +72,10 @@ class Disagreement:
     cfa_base_at: int = 0         # which the code leaves at CFA + this,
     cfa_delta: int = 0           # so the declared CFA is off by this
     window: tuple[WindowLine, ...] = ()
+    # Who made the code the CFI fails to describe: "" the compiler's own code
+    # generation; ASM_ORIGIN a stack excursion no CFI row describes at all
+    # (see diff.py _asm_excursion), which is what an asm statement produces.
+    origin: str = ""
 
 
 @dataclass(frozen=True)

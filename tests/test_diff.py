@@ -250,3 +250,26 @@ def test_same_input_same_output():
                         os.path.join(X86, "cold-gcc-O2-fp.o")], capture_output=True, text=True, cwd=ROOT,
                        env={**os.environ, "PYTHONHASHSEED": "123"}).stdout
     assert a == b == c
+
+
+@pytest.mark.parametrize("obj", ["eflags-gcc.o", "eflags-clang.o"])
+def test_undescribed_stack_excursion_is_asm(obj):
+    """pushf; pop with no CFI (inline asm, or GCC's and Clang's readeflags builtin)
+    is told apart from the compiler's own late or early CFA adjustments."""
+    from orcgen.diff import ASM_ORIGIN
+    rep = diff_object(_elf(os.path.join("tests", "fixtures", "asm", obj)), Options())
+    cfa = [d for d in rep.disagreements if d.cls == "cfa"]
+    assert {d.function for d in cfa} == {"f1", "f2", "f3"}
+    assert all(d.origin == ASM_ORIGIN and d.breaks_unwinding for d in cfa)
+
+
+def test_compiler_cfa_disagreement_is_not_asm():
+    rep = diff_object(_elf(CFI), Options())
+    by_func = {d.function: d for d in rep.disagreements if d.cls == "cfa"}
+    assert by_func["unannotated_push"].origin == "asm"
+    assert by_func["translated"].origin == ""
+
+
+def _elf(path):
+    with open(path, "rb") as f:
+        return ElfFile(f.read(), path)

@@ -36,7 +36,7 @@ class DwarfCfiCheck(Check):
 def findings_of(rep, check: str = DwarfCfiCheck.name) -> list[Finding]:
     """One finding per disagreement of a diff FileReport (orcgen.diff_model):
     a warning where it breaks unwinding, a note where it does not."""
-    from ..report.diff_text import sentence
+    from ..report.diff_text import sentence, verdict
     out = []
     for d in rep.disagreements:
         steps = tuple(Step(w.where, w.offset, w.insn, w.computed,
@@ -45,8 +45,7 @@ def findings_of(rep, check: str = DwarfCfiCheck.name) -> list[Finding]:
         func_off = _func_offset(d.first)
         loc = Location(rep.file, d.section, d.start, d.function, func_off)
         what = d.cls + (" " + d.kind if d.kind else "") + (" " + d.register if d.register else "")
-        msg = "%s (%s): %s" % (what, "breaks unwinding" if d.breaks_unwinding else "does not break unwinding",
-                               sentence(d))
+        msg = "%s (%s): %s" % (what, verdict(d), sentence(d))
         out.append(Finding(d.cls, msg, d.first, False, check, WARNING if d.breaks_unwinding else NOTE,
                            loc, Evidence(steps)))
     return out

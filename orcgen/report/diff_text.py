@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TextIO
 
-from ..diff import CFA_CLS, COVER_CLS, FP_CLS, RA_CLS, UNDET, Disagreement, FileReport, Tally
+from ..diff import ASM_ORIGIN, CFA_CLS, COVER_CLS, FP_CLS, RA_CLS, UNDET, Disagreement, FileReport, Tally
 
 _BENIGN_STALE = ("benign: the slot keeps the caller's value until something is pushed over it (an "
                  "unwinder is misled only where an interrupt or signal can write below the stack "
@@ -110,9 +110,18 @@ def tally_line(t: Tally) -> str:
     return "; ".join(parts)
 
 
+def verdict(d: Disagreement) -> str:
+    """"breaks unwinding" or not, and whose code it is where that is not the compiler's."""
+    flag = "breaks unwinding" if d.breaks_unwinding else "does not break unwinding"
+    if d.origin == ASM_ORIGIN:
+        flag += "; inline asm: no CFI row describes these stack changes, as a compiler cannot for " \
+                "an asm statement (if the source has no asm here, a builtin expanded without CFI)"
+    return flag
+
+
 def block(d: Disagreement, window: bool = True) -> list[str]:
     what = d.cls + (" " + d.kind if d.kind else "") + (" " + d.register if d.register else "")
-    flag = "breaks unwinding" if d.breaks_unwinding else "does not break unwinding"
+    flag = verdict(d)
     out = ["%s: %s: %s [%s+0x%x..0x%x, %d insn%s] %s (%s)" % (
         d.file, d.function, d.first, d.section, d.start, d.end, d.instructions,
         "" if d.instructions == 1 else "s", what, flag),

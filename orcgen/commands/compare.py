@@ -32,8 +32,9 @@ def add_arguments(ap) -> None:
                     help="object names end in this (default .o; the kernel corpora's compiler "
                          "output is .o.pre); it is dropped from the name objects are matched by")
     ap.add_argument("--suffix-b", metavar="SUFFIX", help="B's suffix when it differs from A's")
-    ap.add_argument("--glob", metavar="PATTERN",
-                    help="instead of --suffix: relative paths matching this shell pattern (e.g. 'lib/*.o')")
+    ap.add_argument("--glob", metavar="PATTERN", action="append",
+                    help="instead of --suffix: relative paths (or names) matching this shell pattern "
+                         "(e.g. 'lib/*.o'; repeatable)")
     ap.add_argument("--label-a", metavar="NAME", help="what A is called in the report (default: its name)")
     ap.add_argument("--label-b", metavar="NAME", help="what B is called in the report")
     ap.add_argument("--functions", action="store_true", help="text: list the functions behind each class")
@@ -52,14 +53,15 @@ class Item:
     data: bytes = b""
 
 
-def _strip(rel: str, suffix: str, glob: str | None) -> str | None:
+def _strip(rel: str, suffix: str, globs: list[str] | None) -> str | None:
     rel = rel.replace(os.sep, "/")
-    if glob:
-        return rel if fnmatch.fnmatchcase(rel, glob) or fnmatch.fnmatchcase(os.path.basename(rel), glob) else None
+    if globs:
+        base = os.path.basename(rel)
+        return rel if any(fnmatch.fnmatchcase(rel, g) or fnmatch.fnmatchcase(base, g) for g in globs) else None
     return rel[:-len(suffix)] if rel.endswith(suffix) and len(rel) > len(suffix) else None
 
 
-def gather(root: str, suffix: str, glob: str | None) -> tuple[list[Item], list[tuple[str, str]]]:
+def gather(root: str, suffix: str, glob: list[str] | None) -> tuple[list[Item], list[tuple[str, str]]]:
     """The objects of one side, and (name, reason) for what cannot be read."""
     from ..archive import is_archive, members
     from ..errors import InputError

@@ -57,6 +57,7 @@ def plots(c: Comparison) -> dict[str, str] | None:
                              else rate(s.cls(cl, breaks).functions, s.functions)) for cl in CLASSES]
             ax.bar([v + (j - 0.5) * 0.38 for v in x], vals, 0.38, label=s.label,
                    color=("#c0392b", "#2e86c1")[j], alpha=1.0 if breaks else 0.55)
+        _floor(ax, len(CLASSES))
         ax.set_xticks(x)
         ax.set_xticklabels(CLASSES, fontsize=8)
         ax.set_ylabel("%% of %s" % ("compared instructions" if per_insn else "functions with an FDE"), fontsize=8)
@@ -73,6 +74,7 @@ def plots(c: Comparison) -> dict[str, str] | None:
         ax.bar([k + (j - 0.5) * 0.38 for k in range(len(labels))], list(s.distribution[1:]), 0.38,
                label="%s (%d of %d functions have none)" % (s.label, s.distribution[0], s.functions),
                color=("#c0392b", "#2e86c1")[j])
+    _floor(ax, len(labels))
     ax.set_xticks(list(range(len(labels))))
     ax.set_xticklabels(labels)
     ax.set_xlabel("share of the function's compared instructions that break unwinding")
@@ -82,6 +84,16 @@ def plots(c: Comparison) -> dict[str, str] | None:
     fig.tight_layout()
     out["distribution"] = _png(fig)
     return out
+
+
+def _floor(ax, n: int) -> None:
+    """Bars start at 0; an empty chart says so instead of showing a -0.04 axis."""
+    top = ax.get_ylim()[1]
+    if not any(p.get_height() for p in ax.patches):
+        ax.set_ylim(0, 1)
+        ax.text((n - 1) / 2, 0.5, "none on either side", ha="center", va="center", color="#666")
+    else:
+        ax.set_ylim(0, top)
 
 
 def _png(fig) -> str:
@@ -123,11 +135,15 @@ def _lists(c: Comparison, s: SideStats) -> tuple[list[str], set[int]]:
         h.append('<h3 id="list-%s-%s-%s">%s: %s, %s (%d functions)</h3>' % (
             sid, st.cls, v, escape(s.label), st.cls, "breaks unwinding" if st.breaks else "does not break unwinding",
             len(st.refs)))
-        h.append('<table class="funcs"><tr><th>file</th><th>function</th><th>kind</th><th>instructions</th></tr>')
+        h.append('<table class="funcs"><tr><th>file (below %s)</th>' % escape(s.path) + '<th>function</th>'
+                 '<th>kind</th><th>instructions</th></tr>')
+        root = s.path.rstrip("/") + "/"
         for r in st.refs[:MAX_LIST]:
             used.add(r.evidence)
-            h.append('<tr><td>%s</td><td><a href="#ev-%s-%d">%s</a>%s</td><td>%s</td><td class="n">%d</td></tr>' % (
-                escape(r.file), sid, r.evidence, escape(r.first), "" if r.has_fde else " (no FDE)",
+            short = r.file[len(root):] if r.file.startswith(root) else r.file
+            h.append('<tr><td title="%s">%s</td><td><a href="#ev-%s-%d">%s</a>%s</td><td>%s</td>'
+                     '<td class="n">%d</td></tr>' % (
+                escape(r.file), escape(short), sid, r.evidence, escape(r.first), "" if r.has_fde else " (no FDE)",
                 escape(r.kind or st.cls), r.instructions))
         h.append("</table>")
         if len(st.refs) > MAX_LIST:

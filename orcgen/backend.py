@@ -74,6 +74,9 @@ class Backend(Protocol):
     abi: Abi
     special_sections: tuple[SpecialLayout, ...]
     noreturns: frozenset[str]
+    # Where the ABI marks data in code with mapping symbols ($d/$x, AArch64 ELF):
+    # the NOP encoding the data is decoded as.  None (or absent) elsewhere.
+    data_filler: bytes | None
 
     def decode_section(self, code: bytes, in_func: Callable[[int], bool]
                        ) -> tuple[list[Insn], DecodeFailure | None]:

@@ -108,6 +108,29 @@ class Program:
 
     # -- decoding --------------------------------------------------------------
 
+    def _code_bytes(self, sec: Section, funcs) -> bytes:
+        """A code section's bytes as the decoder sees them: where the ABI marks
+        data inside code with mapping symbols (AArch64 ELF: `$d` until the next
+        `$x`), the data is replaced by the back-end's NOP, so that a KCFI type
+        hash or a literal pool is neither decoded as an instruction (nor
+        reported as an unreachable one) nor able to make decoding fail."""
+        data = self.elf.section_data(sec)
+        filler = getattr(self.be, "data_filler", None)
+        if not filler:
+            return data
+        marks = sorted((m.offset, m.name[1]) for m in funcs.ordered
+                       if m.name[:2] in ("$d", "$x") and (len(m.name) == 2 or m.name[2] == "."))
+        if not any(k == "d" for _o, k in marks):
+            return data
+        out = bytearray(data)
+        w = len(filler)
+        for (off, k), (end, _k) in zip(marks, marks[1:] + [(len(data), "x")]):
+            if k != "d":
+                continue
+            a, b = off - off % w, min(end, len(data))
+            out[a:b] = filler * ((b - a) // w) + bytes((b - a) % w)
+        return bytes(out)
+
     def _decode_all(self) -> None:
         elf = self.elf
         for sec in elf.sections:
@@ -121,7 +144,7 @@ class Program:
             cs.init = sec.name == ".init.text" and not self.opts.module
             funcs = self.symtab.section(sec.index)
             insns, failure = decode_section(
-                self.be, elf.section_data(sec), funcs,
+                self.be, self._code_bytes(sec, funcs), funcs,
                 lambda off, f=funcs: getattr(f.containing(off), "type", None) == STT_FUNC,
                 self.cache)
             if failure is not None:

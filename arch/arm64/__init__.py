@@ -35,6 +35,9 @@ panic_bad_stack arm64_serror_panic __arm64_sys_exit __arm64_sys_exit_group cpu_p
 class Arm64Backend:
     name = "arm64"
     machine = EM_AARCH64
+    # Data inside code (`$d` mapping symbols: KCFI type hashes, literal pools)
+    # is decoded as this, a NOP (orcgen/program.py _code_bytes).
+    data_filler = b"\x1f\x20\x03\xd5"
     abi = Abi(sp=31, fp=29, ra=30, num_regs=96, callee_saved=CALLEE_SAVED,
               cfa_offset_at_entry=0, ra_rule_at_entry=(UNDEFINED, 0), reg_names=REG_NAMES,
               frame_records=True, joins_compare_all_saved=False)

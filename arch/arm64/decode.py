@@ -161,6 +161,8 @@ def decode_word(w: int, off: int, words: list[int], k: int) -> Insn:
                 c <<= (w >> 10) & 7
                 return Insn(off, 4, Kind.OTHER, ops=(_add(SP, SP, -c if sub else c),))
             return Insn(off, 4, Kind.OTHER, ops=_UNKNOWN_SP)
+        if (rd == SP or setflags) and ((w >> 22) & 3 or (w >> 10) & 7 > 4):
+            return Insn(off, 4, Kind.OTHER)                         # opt, imm3: unallocated
         if rd == SP and not setflags:                               # add wsp, wsp, w0, uxtw
             return Insn(off, 4, Kind.OTHER, ops=UNK_SP)
         return _writes_fp(w, off, rd, setflags)
@@ -171,6 +173,8 @@ def decode_word(w: int, off: int, words: list[int], k: int) -> Insn:
                 return Insn(off, 4, Kind.OTHER,
                             ops=(StackOp(Src.AND, Dest.REG, src_reg=(w >> 5) & 31, dest_reg=SP),))
             return Insn(off, 4, Kind.OTHER, ops=_UNKNOWN_SP)
+        if (rd == SP or opc == 3) and not _bitmask_ok(w):          # reserved immediate
+            return Insn(off, 4, Kind.OTHER)
         if rd == SP and opc != 3:                                   # and wsp, w0, #0xf
             return Insn(off, 4, Kind.OTHER, ops=UNK_SP)
         return _writes_fp(w, off, rd, opc == 3)
@@ -192,6 +196,19 @@ def decode_word(w: int, off: int, words: list[int], k: int) -> Insn:
         return _writes_fp(w, off, rd, False)                        # other data processing
     ops = unmodelled.other(w)
     return Insn(off, 4, Kind.OTHER, ops=ops) if ops else Insn(off, 4, Kind.OTHER)
+
+
+def _bitmask_ok(w: int) -> bool:
+    """Whether a logical-immediate encoding is allocated (Arm ARM DecodeBitMasks:
+    N is 0 in 32-bit forms, the element size exists, the run is not all ones)."""
+    n, imms = (w >> 22) & 1, (w >> 10) & 0x3F
+    if n and not w >> 31:
+        return False
+    length = ((n << 6) | (~imms & 0x3F)).bit_length() - 1
+    if length < 1:
+        return False
+    levels = (1 << length) - 1
+    return (imms & levels) != levels
 
 
 def _writes_fp(w: int, off: int, rd: int, setflags: bool) -> Insn:
@@ -238,7 +255,8 @@ def _load_store(w: int, off: int) -> Insn:
     if not v and rt == FP and (w & 0x3B200C00) == 0x38200800:
         if (w >> 22) & 1:
             return Insn(off, 4, Kind.OTHER, ops=_UNKNOWN_FP)
-        return _signed_load(w, Insn(off, 4, Kind.OTHER))           # ldrsw x29, [x0, x1]
+        if (w >> 14) & 1:                                           # option: uxtw/lsl/sxtw/sxtx
+            return _signed_load(w, Insn(off, 4, Kind.OTHER))       # ldrsw x29, [x0, x1]
     if (w & 0xFF200000) == 0xD9200000 and rn == SP and (w >> 10) & 1:
         # stg/stzg/st2g/stz2g [sp, #imm]! and [sp], #imm: SP moves, nothing is saved
         return Insn(off, 4, Kind.OTHER, ops=(_add(SP, SP, _sext((w >> 12) & 0x1FF, 9) * 16),))

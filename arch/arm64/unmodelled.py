@@ -59,28 +59,60 @@ def load_store(w: int) -> tuple[StackOp, ...]:
     if (w & 0x3F200C00) == 0x38200000:                  # atomic memory operations (LSE, RCW)
         return unknown(False, _atomic_writes_fp(w))
     if (w & 0x3F200C00) == 0x19000000:                  # ldapur*/stlur (RCpc, unscaled)
-        return unknown(False, (w >> 22) & 3 != 0 and rt == FP)
-    if (w & 0x3F200C00) == 0x19000800:                  # ldiapp/stilp, ldapr/stlr writeback (RCpc3)
+        size, opc = w >> 30, (w >> 22) & 3
+        return unknown(False, rt == FP and opc != 0 and opc <= 4 - size)
+    if (w & 0xBF200C00) == 0x99000800:                  # ldiapp/stilp, ldapr/stlr writeback (RCpc3)
         load, pair, wb = (w >> 22) & 1, not (w >> 23) & 1, not (w >> 12) & 1
+        if (w >> 13) & 7 or not (pair or (wb and not (w >> 16) & 31)):
+            return NONE                                 # opc2 other than 000x: unallocated
         return unknown(wb and rn == SP,
                        (load and (rt == FP or (pair and _gp(w, 16)))) or (wb and rn == FP))
-    if (w & 0x3B200C00) == 0x19000400:                  # cpy*/set* (MOPS): all three registers move
-        fields = (0, 5) if (w >> 22) & 3 == 3 else (0, 5, 16)
-        return unknown(False, _gp(w, *fields))
+    if (w & 0xFB200C00) == 0x19000400:                  # cpy*/set* (MOPS): all three registers move
+        d, s, n, op1 = rt, (w >> 16) & 31, rn, (w >> 22) & 3
+        if op1 == 3:                                    # set*: Xd, Xn written, Xs is the value
+            ok = (w >> 14) & 3 != 3 and 31 not in (d, n) and len({d, n, s}) == 3
+            return unknown(False, ok and FP in (d, n))
+        ok = 31 not in (d, s) and len({d, s, n}) == 3
+        return unknown(False, ok and FP in (d, s, n))
     if (w & 0xBF200C00) == 0x19200000:                  # 128-bit atomics (LSE128): Rt, Rt2
-        return unknown(False, _gp(w, 0, 16))
+        op = (w >> 12) & 15                             # o3:opc
+        ok = op in ((9, 10, 11) if (w >> 30) & 1 else (1, 3, 8, 9, 10, 11))
+        t, t2 = rt, (w >> 16) & 31
+        return unknown(False, ok and 31 not in (t, t2) and FP in (t, t2))
     if (w & 0xBF20F800) == 0x19200800:                  # rcwcas(p): the compare register(s)
-        return unknown(False, _gp(w, 16) or ((w >> 10) & 1 and (w >> 16) & 31 == FP - 1))
+        rs = (w >> 16) & 31
+        if (w >> 10) & 1:                               # rcwcasp: Rs, Rs+1 (even pairs)
+            return unknown(False, rs == FP - 1 and not rt & 1)
+        return unknown(False, rs == FP)
     if (w & 0xFF200000) == 0xD9200000:                  # memory tags (MTE)
         opc, op2 = (w >> 22) & 3, (w >> 10) & 3
-        if op2 == 0:                                    # ldg, ldgm load a tag into Rt
-            return unknown(False, opc in (1, 3) and rt == FP)
+        if op2 == 0:                                    # ldg, ldgm (no offset) load a tag into Rt
+            return unknown(False, rt == FP and (opc == 1 or (opc == 3 and not (w >> 12) & 0x1FF)))
         # stg/stzg/st2g/stz2g: post (1) and pre (3) index write Rn back; SP is
         # handled by the caller as an SP adjustment
         return unknown(False, op2 in (1, 3) and rn == FP)
-    if (w & 0xBFA00000) == 0x0C800000 or (w & 0xBF800000) == 0x0D800000:
-        return unknown(rn == SP, rn == FP)              # ld1-4/st1-4 (structures), post-index
+    if (w & 0xBFA00000) == 0x0C800000:                  # ld1-4/st1-4 (multiple structures), post-index
+        opcode = (w >> 12) & 15
+        if opcode not in (0, 2, 4, 6, 7, 8, 10) or (
+                opcode in (0, 4, 8) and (w >> 10) & 3 == 3 and not (w >> 30) & 1):
+            return NONE                                 # ld2-4 have no .1d form
+        return unknown(rn == SP, rn == FP)
+    if (w & 0xBF800000) == 0x0D800000 and _single_structure_ok(w):
+        return unknown(rn == SP, rn == FP)              # ld1-4/st1-4 (single structure), ld1r-4r
     return NONE
+
+
+def _single_structure_ok(w: int) -> bool:
+    """An allocated single-structure encoding: the lane size fits the opcode,
+    and replicating forms (ld1r-ld4r) are loads."""
+    opcode, s, size = (w >> 13) & 7, (w >> 12) & 1, (w >> 10) & 3
+    if opcode >= 6:
+        return bool((w >> 22) & 1) and not s
+    if opcode >= 4:                                     # 32-bit lanes, or 64-bit (size 01, S 0)
+        return size == 0 or (size == 1 and not s)
+    if opcode >= 2:                                     # 16-bit lanes
+        return not size & 1
+    return True
 
 
 def _exclusive_writes_fp(w: int) -> bool:
@@ -88,6 +120,10 @@ def _exclusive_writes_fp(w: int) -> bool:
     status register Rs; cas* writes Rs, casp* Rs and Rs+1."""
     o2, load, o1 = (w >> 23) & 1, (w >> 22) & 1, (w >> 21) & 1
     rs = (w >> 16) & 31
+    if o1 and (o2 or not w >> 31) and (w >> 10) & 31 != 31:
+        return False                                    # cas/casp: Rt2 is 11111, or unallocated
+    if o1 and not o2 and not w >> 31 and (w & 1 or rs & 1):
+        return False                                    # casp: even register pairs
     if not o1:
         if o2:                                          # ldar/ldlar, stlr/stllr
             return bool(load) and w & 31 == FP
@@ -96,7 +132,7 @@ def _exclusive_writes_fp(w: int) -> bool:
         return rs == FP
     if w >> 31:                                         # ldxp/ldaxp, stxp/stlxp
         return _gp(w, 0, 10) if load else rs == FP
-    return rs in (FP - 1, FP)                           # casp: Rs, Rs+1 (Rs even)
+    return rs == FP - 1                                 # casp: Rs, Rs+1 (Rs even)
 
 
 def _atomic_writes_fp(w: int) -> bool:
@@ -105,18 +141,43 @@ def _atomic_writes_fp(w: int) -> bool:
     if (w >> 26) & 1:
         return False
     size, o3, opc = w >> 30, (w >> 15) & 1, (w >> 12) & 7
-    rt = w & 31
-    if size == 3 and o3:
-        if opc in (2, 3):                               # st64bv0, st64bv
-            return (w >> 16) & 31 == FP
-        if opc == 1:                                    # st64b
+    rt, rs = w & 31, (w >> 16) & 31
+    if not o3:                                          # ldadd ... ldumin, all sizes
+        return rt == FP
+    if opc == 0:                                        # swp
+        return rt == FP
+    if opc == 4:                                        # ldapr: A 1, R 0, Rs 11111
+        return rt == FP and rs == 31 and (w >> 22) & 3 == 2
+    if size == 3:
+        if (w >> 22) & 3:                               # ls64: no acquire/release forms
             return False
+        if opc in (2, 3):                               # st64bv0, st64bv (Rt even, at most 22)
+            return rs == FP and not rt & 1 and rt <= 22
         if opc == 5:                                    # ld64b
-            return rt <= FP <= rt + 7
-    return rt == FP
+            return rs == 31 and rt == 22
+        return False                                    # st64b writes nothing
+    return size <= 1 and opc in (1, 2, 3) and rt == FP  # rcwclr, rcwswp, rcwset (rcws*)
 
 
 # -- everything else ----------------------------------------------------------------
+
+def _fp_to_gp(w: int) -> bool:
+    """Whether an FP/integer conversion encoding (bits 15:10 zero) is allocated and
+    writes its general register: fcvt[npmz][su] (any rounding mode), fcvta[su],
+    fmov to general (Wd from Sn/Hn, Xd from Dn/Hn, Xd from Vn.D[1]), fjcvtzs."""
+    sf, ftype, rmode, opcode = w >> 31, (w >> 22) & 3, (w >> 19) & 3, (w >> 16) & 7
+    if opcode in (0, 1):
+        return ftype != 2
+    if opcode in (4, 5):
+        return ftype != 2 and rmode == 0
+    if opcode == 6:
+        if rmode == 0:
+            return ftype == 3 or ftype == sf            # s <-> w, d <-> x, h <-> either
+        if rmode == 1:
+            return ftype == 2 and bool(sf)
+        return rmode == 3 and ftype == 1 and not sf     # fjcvtzs
+    return False
+
 
 def other(w: int) -> tuple[StackOp, ...]:
     """Writes of SP/x29 by encodings outside data processing and loads/stores:
@@ -135,22 +196,30 @@ def other(w: int) -> tuple[StackOp, ...]:
     if top == 0x05:                                     # lasta/lastb, clasta/clastb (scalar)
         return unknown(False, rd == FP and (w & 0xFF2EE000) == 0x0520A000)
     if top == 0x25:                                     # cntp, incp/decp, sqincp... (scalar)
-        return unknown(False, rd == FP and ((w & 0xFF3FC000) == 0x25208000
+        cntp_pn = (w & 0xFF3FFA00) == 0x25208200 or (w & 0xFF3FC200) == 0x25208000
+        return unknown(False, rd == FP and (cntp_pn
                                             or (w & 0xFF3EFE00) == 0x252C8800
-                                            or (w & 0xFF3CF800) == 0x25288800))
+                                            or (w & 0xFF3CFA00) == 0x25288800))
     if top == 0xC0:                                     # SME2 movt xt, zt0[off]
         return unknown(False, (w & 0xFFFF8FE0) == 0xC04C03E0 and rd == FP)
-    if (w & 0x5F200000) == 0x1E200000 and (w & 0xFC00) == 0:    # FP <-> integer conversions
-        return unknown(False, rd == FP and (w >> 16) & 7 in (0, 1, 4, 5, 6))  # fcvt*, fmov, fjcvtzs
-    if (w & 0x5F200000) == 0x1E000000:                  # FP <-> fixed-point: fcvtzs/fcvtzu
-        return unknown(False, rd == FP and (w >> 16) & 0x1E == 0x18)
+    if rd == FP and (w & 0x7F200000) == 0x1E200000 and (w & 0xFC00) == 0:
+        # FP <-> integer: fcvt[npmza][su], fmov to general, fjcvtzs (ftype 10: fmov xd, vn.d[1])
+        return unknown(False, _fp_to_gp(w))
+    if rd == FP and (w & 0x7F200000) == 0x1E000000:      # FP <-> fixed-point: fcvtzs/fcvtzu
+        return unknown(False, (w >> 16) & 0x1E == 0x18 and (w >> 22) & 3 != 2
+                       and (w >> 31 or (w >> 15) & 1))  # 32-bit: scale 32 at most
     if (w & 0xBFE0EC00) == 0x0E002C00:                  # smov, umov (mov xd, vn.d[1])
-        return unknown(False, rd == FP)
+        q, imm5, umov = (w >> 30) & 1, (w >> 16) & 31, (w >> 12) & 1
+        if umov:                                        # umov wd: b/h/s lanes; xd: the d lane
+            ok = imm5 & 15 == 8 if q else imm5 & 7 != 0
+        else:                                           # smov wd: b/h lanes; xd: b/h/s lanes
+            ok = imm5 & (7 if q else 3) != 0
+        return unknown(False, rd == FP and ok)
     if top == 0xD5:                                     # system
         if (w & 0xFFFFF0FF) == 0xD50040BF or (w & 0xFFFFFFE0) == 0xD5184200:
             return UNK_SP                               # msr spsel: another stack pointer
         if (w & 0xFFF00000) == 0xD5300000 or (w & 0xFFF80000) in (0xD5280000, 0xD5200000):
             return unknown(False, rd == FP)             # mrs, sysl (gcspopm...), tstart/ttest
         if (w & 0xFFE00000) == 0xD5600000:              # mrrs: Rt, Rt+1
-            return unknown(False, rd in (FP - 1, FP))
+            return unknown(False, rd == FP - 1)
     return NONE

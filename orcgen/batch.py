@@ -27,19 +27,25 @@ def _one(job: tuple[list[str], str]) -> tuple[int, str, str]:
     return status, out.getvalue(), err.getvalue()
 
 
-def run(base: list[str], files: list[str], jobs: int) -> int:
+def run(base: list[str], files: list[str], jobs: int, merge=None) -> int:
+    """With `merge` (structured output: JSON, SARIF), the per-file outputs are
+    collected and printed as the one document `merge(outputs)` makes of them."""
     from .commands import need_work
     need_work()
     from multiprocessing import get_context
     progress = sys.stderr.isatty()
     status = 0
+    outs: list[str] = []
     with get_context("fork").Pool(jobs) as pool:
         for n, (st, out, err) in enumerate(pool.imap(_one, [(base, f) for f in files],
                                                       chunksize=1), 1):
             if progress:
                 sys.stderr.write("\r\033[K")
-            sys.stdout.write(out)
-            sys.stdout.flush()
+            if merge is not None:
+                outs.append(out)
+            else:
+                sys.stdout.write(out)
+                sys.stdout.flush()
             sys.stderr.write(err)
             status = max(status, st)
             if progress:
@@ -47,6 +53,8 @@ def run(base: list[str], files: list[str], jobs: int) -> int:
                 sys.stderr.flush()
     if progress:
         sys.stderr.write("\r\033[K")
+    if merge is not None:
+        sys.stdout.write(merge(outs))
     return status
 
 

@@ -91,7 +91,10 @@ def main(argv: list[str] | None = None) -> int:
         for f in files:                          # the same command, one file at a time
             rest.remove(f)
         rest += getattr(mod, "BATCH_ARGS", [])   # what the command does for several files
-        return batch.run(rest, files, jobs)
+        merge = None
+        if getattr(args, "format", "text") in ("json", "sarif"):
+            from .report.merge import merge
+        return batch.run(rest, files, jobs, merge)
     try:
         return mod.run(args, extra, ap)
     except BrokenPipeError:

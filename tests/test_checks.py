@@ -250,3 +250,12 @@ def test_a_changed_plugin_is_not_answered_from_the_cache(plugin_dir, tmp_path):
         assert "-byte frame (limit" in check()
     finally:
         mod.write_text(mod.read_text().replace("-byte frame", "-byte stack frame"))
+
+
+@pytest.mark.parametrize("cmd", [["check", "--stackval"], ["diff"]])
+@pytest.mark.parametrize("fmt", ["json", "sarif"])
+def test_structured_output_under_j_equals_one_process(cmd, fmt, capsys):
+    files = [NOFP, FALLS, os.path.join(FIXTURES, "dwarf", "cfi-x86.o")]
+    _, one, _ = run([cmd[0], "--no-cache", "--format", fmt] + cmd[1:] + files, capsys)
+    _, many, _ = run([cmd[0], "-j", "2", "--no-cache", "--format", fmt] + cmd[1:] + files, capsys)
+    assert json.loads(one) and many == one

@@ -16,13 +16,15 @@ CASES = [
     ("415d", Kind.OTHER, 0, [StackOp(Src.POP, Dest.REG, dest_reg=R13)]),
     ("4889e5", Kind.OTHER, 0, [StackOp(Src.REG, Dest.REG, src_reg=RSP, dest_reg=RBP)]),
     ("4889ec", Kind.OTHER, 0, [StackOp(Src.REG, Dest.REG, src_reg=RBP, dest_reg=RSP)]),
-    ("488bec", Kind.OTHER, 0, []),                 # 8b /r register form: objtool ignores it
+    ("488bec", Kind.OTHER, 0,                      # 8b /r register form: objtool ignores it
+     [StackOp(Src.UNKNOWN, Dest.REG, dest_reg=RBP)]),   # (the stack-writes check does not)
     ("4883ec18", Kind.OTHER, 0, [StackOp(Src.ADD, Dest.REG, src_reg=RSP, src_off=-0x18, dest_reg=RSP)]),
     ("4883c418", Kind.OTHER, 0, [StackOp(Src.ADD, Dest.REG, src_reg=RSP, src_off=0x18, dest_reg=RSP)]),
     ("4881ec00010000", Kind.OTHER, 0, [StackOp(Src.ADD, Dest.REG, src_reg=RSP, src_off=-0x100, dest_reg=RSP)]),
     ("4883e4f0", Kind.OTHER, 0, [StackOp(Src.AND, Dest.REG, src_reg=RSP, src_off=-16, dest_reg=RSP)]),
     ("4883fc10", Kind.OTHER, 0, []),               # cmp $0x10,%rsp
-    ("83ec10", Kind.OTHER, 0, []),                 # sub $0x10,%esp: not 64-bit
+    ("83ec10", Kind.OTHER, 0,                      # sub $0x10,%esp: not 64-bit, objtool ignores it
+     [StackOp(Src.UNKNOWN, Dest.REG, dest_reg=RSP)]),
     ("4c8d542408", Kind.OTHER, 0, [StackOp(Src.ADD, Dest.REG, src_reg=RSP, src_off=8, dest_reg=R10)]),
     ("498d62f8", Kind.OTHER, 0, [StackOp(Src.ADD, Dest.REG, src_reg=R10, src_off=-8, dest_reg=RSP)]),
     ("488d6500", Kind.OTHER, 0, [StackOp(Src.REG, Dest.REG, src_reg=RBP, dest_reg=RSP)]),

@@ -17,12 +17,12 @@ from typing import Callable
 
 from orcgen.insn import DecodeFailure, Dest, Insn, Kind, Src, StackOp
 
+from .writes import LEGACY_PREFIXES, ONE_BYTE, TWO_BYTE, VEX_FIRST, sp_bp_writes, write_row
+
 # Hardware register number (ModRM/SIB/opcode encoding, with REX) -> DWARF number.
 HW2DW = (0, 2, 1, 3, 7, 6, 4, 5, 8, 9, 10, 11, 12, 13, 14, 15)
 HW_SP, HW_BP = 4, 5
 SP, BP = 7, 6
-
-LEGACY_PREFIXES = frozenset((0x66, 0x67, 0xF0, 0xF2, 0xF3, 0x26, 0x2E, 0x36, 0x3E, 0x64, 0x65))
 
 # Opcodes whose meaning needs a closer look; every other opcode is Kind.OTHER
 # with no stack effect, decided by one set lookup.
@@ -40,8 +40,72 @@ _W_ONLY = frozenset([0x01, 0x29, 0x88, 0x89, 0x8B, 0x8D, 0x80, 0x81, 0x82, 0x83]
 _0F_SPECIAL = frozenset([0x01, 0x05, 0x07, 0x0B, 0x0D, 0x1E, 0x1F, 0x34, 0x35, 0xA0, 0xA1,
                          0xA8, 0xA9, 0xB9] + list(range(0x80, 0x90)))
 
-# First bytes that need a closer look: the interesting opcodes, legacy prefixes, REX.
-_SPECIAL_FIRST = _INTERESTING | LEGACY_PREFIXES | frozenset(range(0x40, 0x50))
+_REX = frozenset(range(0x40, 0x50))
+_MAY_WRITE = frozenset(ONE_BYTE) | VEX_FIRST | {0x0F}        # opcodes sp_bp_writes can say yes to
+_UNKNOWN_WRITE = {r: StackOp(Src.UNKNOWN, Dest.REG, dest_reg=r) for r in (SP, BP)}
+
+
+def _objtool_row(op: int, rex: int) -> int:
+    """What objtool's switch makes of one-byte opcode `op` under `rex` (0:
+    none), as the fast loop needs it: 0 nothing whatever follows, 2 maybe
+    something (a REX.W move or ALU form), 1 look closer."""
+    if op in _REX or op in LEGACY_PREFIXES or op in VEX_FIRST or op == 0x0F:
+        return 1
+    if op in _W_ONLY:
+        return 2 if rex & 8 else 0
+    return 1 if op in _INTERESTING else 0
+
+
+_TABLES: dict = {}
+_BASE = [bytes([base]) + b"\1" * 255 for base in range(3)]     # bytes.translate: 0 -> base
+
+
+def fast_tables() -> tuple[frozenset, frozenset, bytes, bytes, dict[int, tuple[bytes, bytes]]]:
+    """The fast loop's tables, indexed by opcode << 8 | the byte after it:
+    nonzero where the general path may give more than a plain Insn.  Built
+    from the general path's own descriptions (`_objtool_row`, `write_row`),
+    once per process: (first bytes that need a look, first bytes whose answer
+    depends on the next byte, one-byte map and 0F map without REX, {REX byte:
+    the same under it})."""
+    if not _TABLES:
+        rows: dict = {}
+
+        def row(w, op: int, rex: int) -> bytes:
+            if w is not None and w.mand is not None:
+                w = w._replace(mand=None) if 0 in w.mand else None
+            key = (w, op if w is not None and w.where >= 5 else -1, rex != 0, rex & 5)
+            if key not in rows:
+                rows[key] = write_row(w, op, rex)
+            return rows[key]
+
+        def build(rex: int) -> tuple[bytes, bytes]:
+            # a write is 1 whatever objtool makes of the opcode; the rest is objtool's value
+            one = b"".join(row(ONE_BYTE.get(op), op, rex).translate(_BASE[_objtool_row(op, rex)])
+                           for op in range(256))
+            two = b"".join(b"\1" * 256 if op in _0F_SPECIAL or op in (0x38, 0x3A)
+                           else row(TWO_BYTE.get(op), op, rex) for op in range(256))
+            return one, two
+        by_variant = {v: build(v) for v in [0] + [0x40 | r for r in (0, 1, 4, 5, 8, 9, 12, 13)]}
+        one = by_variant[0][0]
+        rows0 = [one[op << 8:(op + 1) << 8] for op in range(256)]
+        special = frozenset(op for op in range(256) if any(rows0[op]))
+        rowed = frozenset(op for op in special if not all(rows0[op]))
+        _TABLES["t"] = (special, rowed, one, by_variant[0][1],
+                        {r: by_variant[0x40 | (r & 0xD)] for r in range(0x40, 0x50)})
+    return _TABLES["t"]
+
+
+_UNKNOWN_OPS = {(SP,): (_UNKNOWN_WRITE[SP],), (BP,): (_UNKNOWN_WRITE[BP],),
+                (SP, BP): (_UNKNOWN_WRITE[SP], _UNKNOWN_WRITE[BP])}
+
+
+def _with_writes(ins: Insn, writes: tuple[int, ...]) -> Insn:
+    """`ins` plus a Src.UNKNOWN op for each %rsp/%rbp write objtool's ops leave out."""
+    if not ins.ops:
+        return ins._replace(ops=_UNKNOWN_OPS[writes])
+    modelled = [o.dest_reg for o in ins.ops if o.dest == Dest.REG]
+    extra = tuple(_UNKNOWN_WRITE[r] for r in writes if r not in modelled)
+    return ins._replace(ops=ins.ops + extra) if extra else ins
 
 _PUSH_CONST = StackOp(Src.CONST, Dest.PUSH)
 _POP_MEM = StackOp(Src.POP, Dest.MEM)
@@ -158,24 +222,28 @@ class X86Decoder:
                     out: list[Insn]) -> int:
         """Decode from `start` until capstone stops; return where it stopped.
 
-        The loop answers the encodings that make up most kernel code (64-bit
-        moves that cannot touch the stack, call, jcc, jmp, push/pop, ret) in line,
-        with the facts the general path below would give; anything else goes
-        through the general path, which follows objtool case by case."""
+        The loop answers the encodings that make up most kernel code (moves and
+        ALU forms that cannot touch the stack, call, jcc, jmp, push/pop, ret) in
+        line, with the facts the general path (`_classify`) would give; anything
+        else goes through the general path, which follows objtool case by case.
+        The loop handles no prefix or one REX prefix only, and its answers come
+        from `fast_tables()`, which are made from the general path's own
+        descriptions; tests/test_decode_paths_x86.py compares the two."""
         new = tuple.__new__
-        special = _SPECIAL_FIRST
+        special, rowed, act0, act0f, act_rex = fast_tables()
+        rex_one = [act_rex[r][0] if r in act_rex else None for r in range(0x50)]
+        rex_two = [act_rex[r][1] if r in act_rex else None for r in range(0x50)]
         other, call, jcc, jmp = Kind.OTHER, Kind.CALL, Kind.JUMP_COND, Kind.JUMP_UNCOND
         push_call = (_PUSH_CONST,)
         mov_rr = _MOV_RR
         push_reg, pop_reg = _PUSH_REG, _POP_REG
         simple = _SIMPLE
-        interesting = _INTERESTING
         nop = Kind.NOP
         no_ops = ()
-        w_only, of_special = _W_ONLY, _0F_SPECIAL
         alu = (0x01, 0x29, 0x81, 0x83)
         s8, rel32 = _S8, _REL32
         bug = Kind.BUG
+        general = self._classify
         append = out.append
         off = start
         for size in self._sizes(code if start == 0 else code[start:], start):
@@ -184,33 +252,38 @@ class X86Decoder:
                 append(new(Insn, (off, size, other, 0, no_ops)))
             elif b == 0x90:                  # a quarter of kernel code: function padding
                 append(new(Insn, (off, size, nop, 0, no_ops)))
-            elif 0x48 <= b <= 0x4F and size >= 3 and code[off + 1] in (0x89, 0x8B):
-                modrm = code[off + 2]
-                if modrm >= 0xC0:                               # register form
-                    if code[off + 1] == 0x89:
-                        ops = mov_rr[((modrm >> 3) & 7) + 8 * ((b >> 2) & 1)][(modrm & 7) + 8 * (b & 1)]
-                    else:
-                        ops = no_ops                            # 8b /r register form: ignored
-                    append(new(Insn, (off, size, other, 0, ops)))
-                elif (modrm & 7) not in (4, 5) and not (code[off + 1] == 0x89 and
-                                                        ((modrm >> 3) & 7) == 4 and not b & 4):
-                    append(new(Insn, (off, size, other, 0, no_ops)))   # memory not based on sp/bp
+            elif b in rowed:                 # ALU and move forms: plain unless they write sp/bp
+                if size >= 2 and not act0[(b << 8) | code[off + 1]]:
+                    append(new(Insn, (off, size, other, 0, no_ops)))
                 else:
-                    append(self._classify(code, off, size, in_func))
+                    append(general(code, off, size, in_func))
+            elif 0x48 <= b <= 0x4F and size >= 3 and code[off + 1] in (0x89, 0x8B):
+                op, modrm = code[off + 1], code[off + 2]
+                if op == 0x89 and modrm >= 0xC0:                # mov reg, reg
+                    ops = mov_rr[((modrm >> 3) & 7) + 8 * ((b >> 2) & 1)][(modrm & 7) + 8 * (b & 1)]
+                    append(new(Insn, (off, size, other, 0, ops)))
+                elif rex_one[b][(op << 8) | modrm] == 2 and (
+                        modrm >= 0xC0 or ((modrm & 7) not in (4, 5) and
+                                          not (op == 0x89 and ((modrm >> 3) & 7) == 4 and not b & 4))):
+                    # no %rsp/%rbp write; 8b register form, or memory not based on sp/bp
+                    append(new(Insn, (off, size, other, 0, no_ops)))
+                else:
+                    append(general(code, off, size, in_func))
             elif 0x40 <= b <= 0x4F and size >= 2:                # one REX prefix
                 op = code[off + 1]
-                if op not in interesting or (op in w_only and not b & 8) or \
-                        (op == 0x0F and size >= 3 and code[off + 2] not in of_special):
+                a = rex_one[b][(op << 8) | (code[off + 2] if size >= 3 else 0)]
+                if not a:
                     append(new(Insn, (off, size, other, 0, no_ops)))
                 elif 0x50 <= op <= 0x57:
                     append(new(Insn, (off, size, other, 0, push_reg[(op & 7) + 8 * (b & 1)])))
                 elif 0x58 <= op <= 0x5F:
                     append(new(Insn, (off, size, other, 0, pop_reg[(op & 7) + 8 * (b & 1)])))
-                elif op in alu and size >= 3 and (code[off + 2] < 0xC0 or code[off + 2] & 7 != 4
-                                                  or b & 1):
+                elif op == 0x0F and size >= 4 and not rex_two[b][(code[off + 2] << 8) | code[off + 3]]:
+                    append(new(Insn, (off, size, other, 0, no_ops)))
+                elif a == 2 and op in alu and (code[off + 2] < 0xC0 or code[off + 2] & 7 != 4 or b & 1):
                     append(new(Insn, (off, size, other, 0, no_ops)))   # add/sub/and not on %rsp
                 else:
-                    append(self._decode(code, off, size, 1, b, b"", in_func))
+                    append(general(code, off, size, in_func))
             elif b == 0xE8 and size == 5:
                 append(new(Insn, (off, 5, call, rel32(code, off + 1)[0], push_call)))
             elif 0x70 <= b <= 0x7F:
@@ -231,30 +304,46 @@ class X86Decoder:
                 append(new(Insn, (off, size, nop, 0, no_ops)))       # nopl / nopw
             elif b == 0x66 and size >= 4 and _is_nopw(code, off, size):
                 append(new(Insn, (off, size, nop, 0, no_ops)))
-            elif b in w_only or (b == 0x0F and size >= 2 and code[off + 1] not in of_special):
+            elif b == 0x0F and size >= 3 and not act0f[(code[off + 1] << 8) | code[off + 2]]:
                 append(new(Insn, (off, size, other, 0, no_ops)))
             elif b == 0x0F and size == 2 and code[off + 1] == 0x0B:
                 append(new(Insn, (off, 2, bug, 0, no_ops)))            # ud2
-            elif b in interesting:
-                append(self._decode(code, off, size, 0, 0, b"", in_func))
             else:
-                append(self._classify(code, off, size, in_func))
+                append(general(code, off, size, in_func))
             off += size
         return off
 
     def _classify(self, code: bytes, off: int, size: int, in_func: Callable[[int], bool]) -> Insn:
-        """Facts for an instruction that may start with prefixes."""
+        """The general path: facts for any instruction, prefixes and all.
+
+        A REX prefix counts only right before the opcode (as the CPU and
+        capstone read `41 48 5a`: pop %rdx); `prefixes` are the legacy ones."""
         end = off + size
         p = off
-        while p < end and code[p] in LEGACY_PREFIXES:
-            p += 1
         rex = 0
-        while p < end and 0x40 <= code[p] <= 0x4F:
-            rex = code[p]
+        while p < end:
+            c = code[p]
+            if 0x40 <= c <= 0x4F:
+                rex = c
+            elif c in LEGACY_PREFIXES:
+                rex = 0
+            else:
+                break
             p += 1
-        if p >= end or code[p] not in _INTERESTING or (code[p] in _W_ONLY and not rex & 8):
+        if p >= end:
             return Insn(off, size, Kind.OTHER)
-        return self._decode(code, off, size, p - off, rex, code[off:p], in_func)
+        if p == off or (p == off + 1 and rex):
+            prefixes = b""
+        else:
+            prefixes = bytes(c for c in code[off:p] if not 0x40 <= c <= 0x4F)
+        op = code[p]
+        writes = sp_bp_writes(code, p, end, rex, prefixes) if op in _MAY_WRITE else ()
+        if op in VEX_FIRST or op not in _INTERESTING or (op in _W_ONLY and not rex & 8):
+            # objtool ignores VEX/EVEX altogether
+            return Insn(off, size, Kind.OTHER, 0, _UNKNOWN_OPS[writes]) if writes else \
+                Insn(off, size, Kind.OTHER)
+        ins = self._decode(code, off, size, p - off, rex, prefixes, in_func)
+        return _with_writes(ins, writes) if writes else ins
 
     # The cases below follow arch/x86/decode.c's switch on the first opcode byte.
     def _decode(self, code: bytes, off: int, size: int, skip: int, rex: int, prefixes: bytes,

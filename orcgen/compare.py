@@ -11,8 +11,9 @@ pool are orcgen/commands/compare.py, the renderers orcgen/report/compare_*.py.
 The rates (also in DEFINITIONS, which every renderer prints):
   per function     functions with an FDE that have at least one disagreement
                    that breaks unwinding / functions with an FDE;
-  per instruction  instructions with at least one disagreement that breaks
-                   unwinding / instructions compared (both sides know the CFA).
+  per instruction  compared instructions (both sides know the CFA) with at least
+                   one disagreement that breaks unwinding / instructions compared;
+                   code no FDE covers (never compared) is counted on its own.
 """
 from __future__ import annotations
 
@@ -21,17 +22,23 @@ from dataclasses import dataclass
 
 from .diff_model import CLASSES, REG_CLS, Disagreement, FileReport, Tally
 
+ASM = "asm"          # diff_model.ASM_ORIGIN
+
 DEFINITIONS = (
     ("per-function rate", "functions that have at least one disagreement of the class (or, for the headline, "
      "of any class) with this verdict, over the functions that have an FDE"),
     ("per-instruction rate", "instructions with at least one such disagreement, over the instructions "
-     "compared (those where both the CFI and orcgen know the CFA); coverage findings count instructions "
-     "no FDE covers, which are never compared"),
+     "compared (those where both the CFI and orcgen know the CFA); the coverage rows also count code no "
+     "FDE covers, which is never compared (its own row: 'no FDE at all' functions)"),
     ("breaks unwinding", "a wrong CFA, a wrong return address, a wrong caller frame pointer (except a stale "
      "or late rule, which reads a slot that still holds the right value) or code no FDE covers: an unwinder "
      "using the table goes wrong; the rest (callee-saved rules, stale/late ones) only mislead a debugger"),
     ("headline", "per function: the share of functions with an FDE that have at least one disagreement that "
-     "breaks unwinding; per instruction: disagreeing instructions that break unwinding / compared instructions"),
+     "breaks unwinding; per instruction: compared instructions with a disagreement that breaks unwinding / "
+     "compared instructions (code no FDE covers is left out of both, and counted on its own)"),
+    ("asm statements", "a disagreement whose origin is 'asm' is a stack excursion no CFI row describes, "
+     "which is what an asm statement (or a builtin expanded like one) produces: the compiler cannot see it; "
+     "the headline is also given without functions whose only breaking disagreements are such"),
 )
 
 # Per-function share of breaking instructions, for the distribution: upper bounds (inclusive).
@@ -50,6 +57,7 @@ class Evidence:
     first: str
     instructions: int
     text: str
+    origin: str = ""         # Disagreement.origin: "" the compiler's code, "asm" an asm statement's
 
 
 @dataclass(frozen=True)
@@ -61,6 +69,7 @@ class FunctionStat:
     instructions: int
     compared: int
     breaking: int            # instructions with a disagreement that breaks unwinding
+    breaking_compiler: bool  # one of those is of the compiler's own making (origin not "asm")
     findings: tuple[tuple[str, bool, int], ...]   # (class, breaks, index into the object's evidence), first of each
 
 
@@ -89,6 +98,7 @@ class FuncRef:
     kind: str
     instructions: int
     has_fde: bool
+    origin: str
     evidence: int            # index into SideStats.evidence, -1 if not kept
 
 
@@ -112,7 +122,9 @@ class SideStats:
     instructions: int
     compared: int
     breaking_functions: int
-    breaking_instructions: int
+    breaking_functions_compiler: int    # of those, with one the compiler made (not an asm statement's)
+    breaking_instructions: int          # compared ones (the headline's numerator)
+    uncovered_instructions: int         # function code no FDE covers (coverage "no-fde"), never compared
     estimated_instructions: int
     classes: tuple[ClassStat, ...]           # CLASSES order, breaking first within each
     distribution: tuple[int, ...]           # functions with an FDE per BINS entry
@@ -151,7 +163,8 @@ def summarise(rep: FileReport, key: str, text_of) -> ObjectResult:
     """Reduce a FileReport; `text_of(d)` words a disagreement's evidence
     (report.diff_text.block, passed in so that the core imports no report code)."""
     evidence = tuple(Evidence(d.cls, d.kind, d.breaks_unwinding, d.function, d.section, d.first,
-                              d.instructions, text_of(d)) for d in rep.disagreements)
+                              d.instructions, text_of(d), getattr(d, "origin", ""))
+                     for d in rep.disagreements)
     by_func: dict[tuple[str, str], list[int]] = {}
     for n, d in enumerate(rep.disagreements):
         by_func.setdefault((d.section, d.function), []).append(n)
@@ -173,6 +186,7 @@ def summarise(rep: FileReport, key: str, text_of) -> ObjectResult:
             firsts.setdefault((d.cls, d.breaks_unwinding), n)
         funcs.append(FunctionStat(f.name, f.section, f.start, f.tally.instructions > no_fde,
                                   f.tally.instructions, f.tally.compared, brk,
+                                  any(d.breaks_unwinding and getattr(d, "origin", "") != ASM for d in ds),
                                   tuple((c, b, n) for (c, b), n in firsts.items())))
     # disagreements outside function symbols still count as instructions
     rest = [d for d in rep.disagreements if d.breaks_unwinding and d.function == NO_FUNCTION]
@@ -238,7 +252,7 @@ def aggregate(label: str, path: str, results: list[ObjectResult]) -> SideStats:
     funcs_with: Counter = Counter()
     evidence: list[tuple[str, Evidence]] = []
     dist = [0] * len(BINS)
-    nfunc = nofde = brk_funcs = 0
+    nfunc = nofde = brk_funcs = brk_cc = 0
     for r in results:
         base = len(evidence)
         evidence.extend((r.name, e) for e in r.evidence)
@@ -251,12 +265,13 @@ def aggregate(label: str, path: str, results: list[ObjectResult]) -> SideStats:
             else:
                 nfunc += 1
                 brk_funcs += f.breaking > 0
+                brk_cc += f.breaking_compiler
                 share = 1.0 if f.breaking and not f.compared else rate(min(f.breaking, f.compared), f.compared)
                 dist[next(k for k, (hi, _) in enumerate(BINS) if share <= hi)] += 1
             for c, b, n in f.findings:
                 e = r.evidence[n]
                 refs.setdefault((c, b), []).append(
-                    FuncRef(r.name, f.name, e.first, e.kind, e.instructions, f.has_fde, base + n))
+                    FuncRef(r.name, f.name, e.first, e.kind, e.instructions, f.has_fde, e.origin, base + n))
                 funcs_with[c, b] += f.has_fde
     classes = []
     for c in CLASSES:
@@ -267,8 +282,10 @@ def aggregate(label: str, path: str, results: list[ObjectResult]) -> SideStats:
         for b in (True, False):
             n = broken if b else total - broken
             classes.append(ClassStat(c, b, n, runs[c, b], funcs_with[c, b], tuple(refs.get((c, b), ()))))
-    return SideStats(label, path, len(results), nfunc, nofde, tally.instructions, tally.compared, brk_funcs,
-                     sum(r.breaking for r in results), sum(r.estimated for r in results), tuple(classes),
+    uncovered = sum(e.instructions for r in results for e in r.evidence if e.kind == "no-fde")
+    return SideStats(label, path, len(results), nfunc, nofde, tally.instructions, tally.compared, brk_funcs, brk_cc,
+                     sum(r.breaking for r in results) - uncovered, uncovered, sum(r.estimated for r in results),
+                     tuple(classes),
                      tuple(dist), tuple(evidence), tally)
 
 

@@ -72,7 +72,7 @@ def diff_json(files) -> dict:
 
 def expected(doc: dict) -> dict:
     """The compare figures, worked out independently from `orcgen diff`'s JSON."""
-    funcs, brk_funcs, brk_insns = 0, 0, 0
+    funcs, brk_funcs, brk_cc, brk_insns, uncovered = 0, 0, 0, 0, 0
     per = {(c, b): [0, set()] for c in CLASSES for b in (True, False)}
     for f in doc["files"]:
         ds = f["disagreements"]
@@ -85,11 +85,14 @@ def expected(doc: dict) -> dict:
             funcs += has_fde
             broken = [d for d in mine if d["breaks_unwinding"]]
             brk_funcs += has_fde and bool(broken)
+            brk_cc += has_fde and any(d["origin"] != "asm" for d in broken)
+            uncovered += no_fde
             offs = set()
             for d in broken:          # every run here is short: its window lists all its instructions
                 own = {w["offset"] for w in d["window"] if d["start"] <= w["offset"] < d["end"]}
                 assert len(own) == d["instructions"]
-                offs |= own
+                if d["kind"] != "no-fde":      # never compared: counted on its own
+                    offs |= own
             brk_insns += len(offs)
             for d in mine:
                 st = per[d["class"], d["breaks_unwinding"]]
@@ -97,6 +100,7 @@ def expected(doc: dict) -> dict:
                 if has_fde:
                     st[1].add((f["file"], fn["name"]))
     return {"functions": funcs, "breaking_functions": brk_funcs, "breaking_instructions": brk_insns,
+            "compiler": brk_cc, "uncovered": uncovered,
             "classes": {k: (v[0], len(v[1])) for k, v in per.items()}}
 
 
@@ -124,6 +128,8 @@ def test_figures_are_diffs_own(builds):
         assert h["per_function"]["breaking"] == want["breaking_functions"]
         assert h["per_instruction"]["breaking"] == want["breaking_instructions"]
         assert h["per_instruction"]["estimated"] == 0
+        assert h["per_instruction"]["uncovered"] == want["uncovered"]
+        assert h["per_function"]["compiler"] == want["compiler"]
         assert h["per_function"]["rate"] == pytest.approx(want["breaking_functions"] / want["functions"])
         assert h["per_instruction"]["rate"] == pytest.approx(want["breaking_instructions"] / s["compared"])
     # the fixtures' known findings: cfi-x86.o has CFA and no-FDE coverage findings, the
@@ -132,6 +138,10 @@ def test_figures_are_diffs_own(builds):
     assert doc["a"]["functions_without_fde"] == 1
     assert doc["b"]["classes"]["coverage"]["breaks"]["list"][0]["kind"] == "overlap"
     assert doc["a"]["headline"]["per_function"]["breaking"] > 0
+    assert doc["a"]["headline"]["per_instruction"]["uncovered"] > 0
+    # cfi-x86.s has a pushf; pop excursion without CFI: a breaking CFA finding of asm origin
+    assert doc["a"]["headline"]["per_function"]["compiler"] < doc["a"]["headline"]["per_function"]["breaking"]
+    assert "asm" in {r["origin"] for r in doc["a"]["classes"]["cfa"]["breaks"]["list"]}
     assert sum(doc["a"]["distribution"]["functions"]) == doc["a"]["functions"]
 
 

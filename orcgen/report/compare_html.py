@@ -120,6 +120,9 @@ def _table(c: Comparison) -> list[str]:
             h.append('<tr class="%s"><td>%s</td><td>%s</td>%s%s</tr>' % (
                 "brk" if b else "ok", cl, "breaks unwinding" if b else "benign",
                 cells(c.a, c.a.cls(cl, b)), cells(c.b, c.b.cls(cl, b))))
+    h.append('<tr><td>coverage</td><td>uncovered (no FDE)</td>%s</tr>' % "".join(
+        '<td class="n">%d</td><td class="n">-</td><td class="n">%d</td><td class="n">-</td>'
+        % (s.uncovered_instructions, s.functions_without_fde) for s in (c.a, c.b)))
     h.append('<tr class="any"><td>any</td><td>breaks unwinding</td>%s%s</tr>' % (cells(c.a, None),
                                                                                    cells(c.b, None)))
     h.append("</table>")
@@ -136,15 +139,16 @@ def _lists(c: Comparison, s: SideStats) -> tuple[list[str], set[int]]:
             sid, st.cls, v, escape(s.label), st.cls, "breaks unwinding" if st.breaks else "does not break unwinding",
             len(st.refs)))
         h.append('<table class="funcs"><tr><th>file (below %s)</th>' % escape(s.path) + '<th>function</th>'
-                 '<th>kind</th><th>instructions</th></tr>')
+                 '<th>kind</th><th>origin</th><th>instructions</th></tr>')
         root = s.path.rstrip("/") + "/"
         for r in st.refs[:MAX_LIST]:
             used.add(r.evidence)
             short = r.file[len(root):] if r.file.startswith(root) else r.file
-            h.append('<tr><td title="%s">%s</td><td><a href="#ev-%s-%d">%s</a>%s</td><td>%s</td>'
+            h.append('<tr><td title="%s">%s</td><td><a href="#ev-%s-%d">%s</a>%s</td><td>%s</td><td>%s</td>'
                      '<td class="n">%d</td></tr>' % (
-                escape(r.file), escape(short), sid, r.evidence, escape(r.first), "" if r.has_fde else " (no FDE)",
-                escape(r.kind or st.cls), r.instructions))
+                         escape(r.file), escape(short), sid, r.evidence, escape(r.first),
+                         "" if r.has_fde else " (no FDE)", escape(r.kind or st.cls),
+                         escape(r.origin or "compiler"), r.instructions))
         h.append("</table>")
         if len(st.refs) > MAX_LIST:
             h.append('<p class="muted">... and %d more (all of them are in --format json).</p>'
@@ -166,12 +170,18 @@ def render(c: Comparison) -> str:
     for s in (c.a, c.b):
         h.append('<div class="card"><b>%s</b><br><span class="big">%s</span> of functions with an FDE '
                  "(%d of %d) have at least one disagreement that breaks unwinding.<br>"
+                 "%s"
                  '<span class="big">%s</span> of compared instructions (%d of %d) break unwinding.%s<br>'
-                 '<span class="muted">%d objects, %d instructions, %d functions without an FDE.</span></div>' % (
+                 '<span class="muted">%d objects, %d instructions; %d instructions no FDE covers, '
+                 "%d functions without any FDE.</span></div>" % (
                      escape(s.label), pct(s.rate_per_function), s.breaking_functions, s.functions,
+                     "Without the %d whose only breaking disagreements come from asm statements: %s.<br>" % (
+                         s.breaking_functions - s.breaking_functions_compiler,
+                         pct(rate(s.breaking_functions_compiler, s.functions)))
+                     if s.breaking_functions_compiler != s.breaking_functions else "",
                      pct(s.rate_per_instruction), s.breaking_instructions, s.compared,
                      " (%d estimated from byte ranges)" % s.estimated_instructions if s.estimated_instructions
-                     else "", s.objects, s.instructions, s.functions_without_fde))
+                     else "", s.objects, s.instructions, s.uncovered_instructions, s.functions_without_fde))
     h.append("</div>")
     h.append('<h2 id="meaning">What the rates mean</h2><dl>')
     h += ["<dt>%s</dt><dd>%s</dd>" % (escape(k), escape(v)) for k, v in DEFINITIONS]

@@ -9,11 +9,14 @@
 
 A side: label, path, objects, functions (with an FDE), functions_without_fde,
 instructions, compared, "headline" {"per_function": {"breaking", "functions",
-"rate"}, "per_instruction": {"breaking", "compared", "rate", "estimated"}},
+"rate", "compiler", "compiler_rate"}, "per_instruction": {"breaking", "compared",
+"rate", "estimated", "uncovered"}} ("compiler": functions with a breaking
+disagreement not from an asm statement; "uncovered": code no FDE covers, left out
+of the per-instruction figure),
 "classes" {class: {"breaks": stat, "benign": stat}} in the diff's class order,
 where a stat is {"instructions", "rate_per_instruction", "functions",
 "rate_per_function", "runs", "list": [{"file", "function", "first", "kind",
-"instructions", "has_fde"}]}, "distribution" {"bins": [label], "functions":
+"instructions", "has_fde", "origin"}]}, "distribution" {"bins": [label], "functions":
 [n]} (functions with an FDE by their share of breaking instructions), and
 "summary" (orcgen-diff/1's summary of the side's matched objects).
 Keys are in a fixed order, so the same input gives byte-identical output.
@@ -32,7 +35,8 @@ def _stat(s: SideStats, st: ClassStat) -> dict:
     return {"instructions": st.instructions, "rate_per_instruction": rate(st.instructions, s.compared),
             "functions": st.functions, "rate_per_function": rate(st.functions, s.functions), "runs": st.runs,
             "list": [{"file": r.file, "function": r.function, "first": r.first, "kind": r.kind,
-                      "instructions": r.instructions, "has_fde": r.has_fde} for r in st.refs]}
+                      "instructions": r.instructions, "has_fde": r.has_fde, "origin": r.origin}
+                     for r in st.refs]}
 
 
 def side(s: SideStats) -> dict:
@@ -41,9 +45,11 @@ def side(s: SideStats) -> dict:
         "functions_without_fde": s.functions_without_fde, "instructions": s.instructions, "compared": s.compared,
         "headline": {
             "per_function": {"breaking": s.breaking_functions, "functions": s.functions,
-                             "rate": s.rate_per_function},
+                             "rate": s.rate_per_function, "compiler": s.breaking_functions_compiler,
+                             "compiler_rate": rate(s.breaking_functions_compiler, s.functions)},
             "per_instruction": {"breaking": s.breaking_instructions, "compared": s.compared,
-                                "rate": s.rate_per_instruction, "estimated": s.estimated_instructions}},
+                                "rate": s.rate_per_instruction, "estimated": s.estimated_instructions,
+                                "uncovered": s.uncovered_instructions}},
         "classes": {c: {"breaks": _stat(s, s.cls(c, True)), "benign": _stat(s, s.cls(c, False))} for c in CLASSES},
         "distribution": {"bins": [label for _, label in BINS], "functions": list(s.distribution)},
         "summary": summary(s.tally),

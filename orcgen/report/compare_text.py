@@ -29,6 +29,8 @@ def table(c: Comparison) -> list[list[str]]:
             sa, sb = c.a.cls(cls, b), c.b.cls(cls, b)
             rows.append([cls, "breaks" if b else "benign"] + _cells(c.a, sa.instructions, sa.functions)
                         + _cells(c.b, sb.instructions, sb.functions))
+    rows.append(["coverage", "uncovered"] + [x for s in (c.a, c.b) for x in (
+        str(s.uncovered_instructions), "-", str(s.functions_without_fde), "-")])
     rows.append(["any", "breaks"] + _cells(c.a, c.a.breaking_instructions, c.a.breaking_functions)
                 + _cells(c.b, c.b.breaking_instructions, c.b.breaking_functions))
     return rows
@@ -45,10 +47,14 @@ def _format(rows: list[list[str]]) -> list[str]:
 
 def headline(s: SideStats) -> str:
     est = " (%d of them estimated from byte ranges)" % s.estimated_instructions if s.estimated_instructions else ""
-    return ("%s: %d/%d functions with an FDE (%s) have a disagreement that breaks unwinding; "
-            "%d/%d compared instructions (%s)%s" % (
-                s.label, s.breaking_functions, s.functions, pct(s.rate_per_function),
-                s.breaking_instructions, s.compared, pct(s.rate_per_instruction), est))
+    asm = s.breaking_functions - s.breaking_functions_compiler
+    asm = " (%d of them only from asm statements: %s without)" % (
+        asm, pct(rate(s.breaking_functions_compiler, s.functions))) if asm else ""
+    return ("%s: %d/%d functions with an FDE (%s) have a disagreement that breaks unwinding%s; "
+            "%d/%d compared instructions (%s)%s; %d instructions no FDE covers" % (
+                s.label, s.breaking_functions, s.functions, pct(s.rate_per_function), asm,
+                s.breaking_instructions, s.compared, pct(s.rate_per_instruction), est,
+                s.uncovered_instructions))
 
 
 def render(c: Comparison, functions: bool = False) -> str:
@@ -62,7 +68,7 @@ def render(c: Comparison, functions: bool = False) -> str:
     out += _format(table(c))
     out.append("")
     out.append("headline (per function: share of functions with an FDE with at least one disagreement "
-               "that breaks unwinding; per instruction: breaking instructions / compared):")
+               "that breaks unwinding; per instruction: compared instructions that break unwinding / compared):")
     out += ["  " + headline(s) for s in (c.a, c.b)]
     out.append("")
     out += ["%s: %s" % kv for kv in DEFINITIONS]
@@ -83,7 +89,8 @@ def render(c: Comparison, functions: bool = False) -> str:
                 out.append("")
                 out.append("%s: %s, %s (%d functions):" % (s.label, st.cls, "breaks unwinding" if st.breaks
                                                            else "does not break unwinding", len(st.refs)))
-                out += ["  %s: %s (%s%s, %d insns)" % (r.file, r.first, r.kind or st.cls,
-                                                       "" if r.has_fde else ", no FDE", r.instructions)
+                out += ["  %s: %s (%s%s%s, %d insns)" % (r.file, r.first, r.kind or st.cls,
+                                                         ", " + r.origin if r.origin else "",
+                                                         "" if r.has_fde else ", no FDE", r.instructions)
                         for r in st.refs]
     return "\n".join(out) + "\n"

@@ -16,7 +16,9 @@ in-process, and compares the result with NAME.o:
              (offset, type, symbol name, addend), and .symtab, compared as
              (name, value, size, type, bind, other, section name) in order
              ("symtab-order") and as a multiset ("symtab-set");
-  strtab     string tables are compared only through the names they give.
+  order      the sections' names in index order ("section-order");
+  strtab     string tables byte for byte too ("strtab-bytes": the same names
+             appended in another order show only here).
 
 It prints the count of objects with each kind of difference, a few examples
 (--show), and "N/M objects identical".  --baseline compares NAME.o.pre with
@@ -125,6 +127,8 @@ def compare(mine: bytes, ref: bytes) -> list[tuple[str, str]]:
         out.append(("missing " + _group(key[0]), key[0]))
     for key in ka.keys() - kb.keys():
         out.append(("extra " + _group(key[0]), key[0]))
+    if not out and a.names != b.names:
+        out.append(("section-order", "%s, objtool %s" % (a.names[-4:], b.names[-4:])))
     for key in sorted(ka.keys() & kb.keys()):
         i, j = ka[key], kb[key]
         ha, hb = a.sh[i], b.sh[j]
@@ -155,8 +159,11 @@ def compare(mine: bytes, ref: bytes) -> list[tuple[str, str]]:
             if ca != cb:
                 out.append(("symtab-set", "only orcgen %s; only objtool %s" % (
                     list(ca - cb)[:2], list(cb - ca)[:2])))
-        elif ha[1] in (SHT_STRTAB, SHT_SYMTAB_SHNDX):
-            continue               # compared through the names and indices they give
+        elif ha[1] == SHT_STRTAB:
+            if a.contents(i) != b.contents(j):
+                out.append(("strtab-bytes " + name, "%d vs %d bytes" % (len(a.contents(i)), len(b.contents(j)))))
+        elif ha[1] == SHT_SYMTAB_SHNDX:
+            continue               # compared through the section names of the symbols
         elif a.contents(i) != b.contents(j):
             ca, cb = a.contents(i), b.contents(j)
             diff = next((k for k, (x, y) in enumerate(zip(ca, cb)) if x != y), min(len(ca), len(cb)))

@@ -137,8 +137,11 @@ class _Shdr:
 
 
 def add_to_elf(data: bytes, sections: Sequence[NewSection] = (),
-               symbols: Sequence[NewSymbol] = (), patches: Sequence[Patch] = ()) -> bytes:
+               symbols: Sequence[NewSymbol] = (), patches: Sequence[Patch] = (),
+               created: Sequence[Union[NewSection, NewSymbol]] = ()) -> bytes:
     """The object `data` with `patches` applied, `sections` appended and `symbols` added.
+    `created` is the order in which their names go into the string tables (default:
+    symbols, then sections); it shows where one table holds both (clang's .strtab).
 
     Raises ElfWriteError (an InputError) if the input is not a 64-bit
     little-endian relocatable object this writer can extend, or if a request
@@ -146,7 +149,7 @@ def add_to_elf(data: bytes, sections: Sequence[NewSection] = (),
     """
     if patches:
         data = _patched(data, patches)
-    return _Writer(data).build(list(sections), list(symbols))
+    return _Writer(data).build(list(sections), list(symbols), list(created))
 
 
 def _patched(data: bytes, patches: Sequence[Patch]) -> bytes:
@@ -238,7 +241,8 @@ class _Writer:
 
     # -- the work ----------------------------------------------------------------
 
-    def build(self, sections: list[NewSection], symbols: list[NewSymbol]) -> bytes:
+    def build(self, sections: list[NewSection], symbols: list[NewSymbol],
+              created: list[Union[NewSection, NewSymbol]]) -> bytes:
         """Symbols first (they decide every index), then the new sections, then layout."""
         base = len(self.sh)
         sec_index = {id(s): base + k for k, s in enumerate(sections)}
@@ -261,6 +265,14 @@ class _Writer:
             raise ElfWriteError("no .symtab")
         if symbols and any(s.type == SHT_SYMTAB_SHNDX for s in sections):
             raise ElfWriteError("add .symtab_shndx and symbols in separate steps")
+        self.names: dict[int, int] = {}           # id(new section or symbol) -> its name's offset
+        strtab = self.sh[self.symtab].link if symbols else 0      # (symbols: there is a .symtab)
+        if symbols and not (0 < strtab < len(self.sh) and self.sh[strtab].type == SHT_STRTAB):
+            raise ElfWriteError(".symtab's string table index %d is not a string table" % strtab)
+        for o in created or (symbols + sections):    # type: ignore[operator]
+            if id(o) not in self.names:
+                tab = self.shstrndx if isinstance(o, NewSection) else strtab
+                self.names[id(o)] = self.add_string(tab, o.name) if o.name else 0
         old_to_new, new_index = self._add_symbols(symbols, sec_ref)
         self._remap_symbol_users(old_to_new)
 
@@ -275,7 +287,9 @@ class _Writer:
 
         headers: list[_Shdr] = []
         for s in sections:
-            name = self.add_string(self.shstrndx, s.name)
+            name = self.names.get(id(s))
+            if name is None:
+                raise ElfWriteError("section %s is not in the creation order given" % s.name)
             link = sec_ref(s.link, s.name + " sh_link")
             if s.type == SHT_GROUP:
                 info = sym_ref(s.info, s.name + " signature")      # type: ignore[arg-type]
@@ -330,6 +344,7 @@ class _Writer:
             xtab = [v for (v,) in _U32.iter_unpack(raw)]
         if not symbols:
             return list(range(n)), {}
+        names = self.names
         # order[k] is what lands at index k: an input index or a new symbol.
         order: list[Union[int, NewSymbol]] = list(range(n))
         for s in symbols:
@@ -365,8 +380,9 @@ class _Writer:
                     if xtab is None:
                         raise ElfWriteError("no .symtab_shndx")      # objtool's message
                     st_shndx, x = SHN_XINDEX, st_shndx
-            name = self.add_string(st.link, o.name) if o.name else 0
-            entries.append([name, (o.bind << 4) | (o.type & 0xF), o.other, st_shndx,
+            if id(o) not in names:
+                raise ElfWriteError("symbol %s is not in the creation order given" % o.name)
+            entries.append([names[id(o)], (o.bind << 4) | (o.type & 0xF), o.other, st_shndx,
                             o.value, o.size])
             xentries.append(x)
         st.info = first_global

@@ -2,7 +2,8 @@
 """`orcgen objtool` writes the tables and rewrites objtool 6.12 makes.
 
 Fixtures (tests/fixtures/tables, made by its build.sh): kernel-like objects
-from gcc with retpolines, return thunks and function padding, plus objtool's
+from gcc (and one from clang, whose .strtab holds section names too, so the
+order objtool creates sections and symbols in shows) with retpolines, return thunks and function padding, plus objtool's
 result for each as the reference (NAME.ARGS.objtool.o, .stderr).  The tests
 compare orcgen's result with objtool's section by section (the comparison of
 bench/objtool_tables_parity.py, which reads ELF on its own), and check the
@@ -28,7 +29,7 @@ KBUILD = ("--hacks=jump_label --hacks=noinstr --hacks=skylake --orc --retpoline 
           "--static-call --uaccess --prefix=16").split()
 RUNS = {"kbuild": KBUILD, "module": KBUILD + ["--module"], "cfi": ["--orc", "--cfi", "--rethunk"]}
 CASES = [("tables", "kbuild"), ("jumps", "kbuild"), ("nokey", "kbuild"), ("nokey", "module"),
-         ("jumps", "cfi")]
+         ("jumps", "cfi"), ("tables-clang", "kbuild")]
 OBJTOOL = os.environ.get("OBJTOOL", "/usr/lib/linux-kbuild-6.12.117+deb12/tools/objtool/objtool")
 R_NONE, R_PC32 = 0, 2
 

@@ -41,6 +41,7 @@ class Edits:
         self.sections: list[NewSection] = []
         self.symbols: list[NewSymbol] = []
         self.patches: list[Patch] = []
+        self.created: list[Union[NewSection, NewSymbol]] = []     # both, in creation order
         # objtool's sec->sym: the last STT_SECTION symbol of each section, in table order.
         self._sec_sym: dict[int, SymRef] = {}
         for s in elf.symbols:
@@ -58,7 +59,14 @@ class Edits:
     def add_symbol(self, sym: NewSymbol) -> NewSymbol:
         """objtool's __elf_create_symbol(): the writer places it (locals before globals)."""
         self.symbols.append(sym)
+        self.created.append(sym)
         return sym
+
+    def add_section(self, sec: NewSection) -> NewSection:
+        """objtool's elf_create_section()."""
+        self.sections.append(sec)
+        self.created.append(sec)
+        return sec
 
     def section_symbol(self, secno: int) -> SymRef:
         """The section's symbol, made on first use (objtool's elf_create_section_symbol())."""
@@ -81,7 +89,8 @@ class Edits:
         sec = NewSection(name, SHT_PROGBITS, flags, data, entsize=entsize)
         rela = NewSection(".rela" + name, SHT_RELA, SHF_INFO_LINK, entsize=24, addralign=8,
                           link=SYMTAB, info=sec, relocs=relocs)
-        self.sections += [sec, rela]
+        self.add_section(sec)
+        self.add_section(rela)
         return sec
 
     def patch(self, secno: int, offset: int, data: bytes) -> None:
@@ -102,7 +111,7 @@ class Edits:
 
     def apply(self) -> bytes:
         """The object with every change made."""
-        return add_to_elf(self.elf.data, self.sections, self.symbols, self.patches)
+        return add_to_elf(self.elf.data, self.sections, self.symbols, self.patches, self.created)
 
 
 __all__ = ["Edits", "R_X86_64_NONE", "R_X86_64_PC32"]

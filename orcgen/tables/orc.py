@@ -21,7 +21,7 @@ def add_orc(ed: Edits, rows) -> bool:
         return False
     entries = b"".join(r.entry.pack() for r in rows)
     entsize = len(entries) // len(rows)
-    ed.sections.append(NewSection(".orc_unwind", SHT_PROGBITS, SHF_ALLOC, entries, entsize=entsize))
+    ed.add_section(NewSection(".orc_unwind", SHT_PROGBITS, SHF_ALLOC, entries, entsize=entsize))
     relocs = [ed.text_reloc(4 * k, r.secno, r.offset) for k, r in enumerate(rows)]
     ed.add_pair(".orc_unwind_ip", 4, bytes(4 * len(rows)), relocs)
     return True

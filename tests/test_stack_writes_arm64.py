@@ -11,12 +11,17 @@ installed); each is placed in a function with a frame record,
 
 so that a finding must be at f+0x8.  Register number 31 is SP only where the
 encoding says so; as a load's or an atomic's destination it is XZR (see NOT_WRITES).
+tests/fixtures/stack_writes/stack_writes.o (clang-19's assembler output, with
+mapping symbols and a literal pool) checks the same on a real object, and
+tests/a64writes.py compares the decoder with LLVM's disassembler word by word.
 """
+import os
 import shutil
 import struct
 import subprocess
 
 import pytest
+from conftest import FIXTURES
 from elfbuild import ElfBuilder
 
 from orcgen.arch.arm64 import BACKEND
@@ -284,3 +289,21 @@ def test_writes_agree_with_llvm_near_the_real_encodings(seed):
     res = a64writes.compare(a64writes.near([w for w, *_ in WRITES + NOT_WRITES], 20000, seed))
     assert res["missed"] == [] and res["extra"] == []
     assert ["%08x" % w for w in res["invalid"]] == []      # no unknown write from a non-instruction
+
+
+FIXTURE = os.path.join(FIXTURES, "stack_writes", "stack_writes.o")   # from stack_writes.S (build.sh)
+FIXTURE_WRITES = [
+    (SPW, "sw_addvl+0x8"), (SPW, "sw_addvl+0xc"),                    # addvl sp, sp, #-2 / #2
+    (FPW, "sw_literal+0x8"),                                         # ldr x29, =... (not the pool word)
+    (FPW, "sw_misc+0x8"), (FPW, "sw_misc+0xc"), (FPW, "sw_misc+0x10"),  # ldxr, mrs, fmov
+    (SPW, "sw_misc+0x14"), (FPW, "sw_misc+0x18"), (FPW, "sw_misc+0x1c"),  # add wsp, ldadd, cas
+]
+
+
+@pytest.mark.parametrize("opts", [Options(), Options(stackval=True)], ids=["default", "stackval"])
+def test_assembled_object_reports_exactly_the_unmodelled_writes(opts):
+    # sw_clean (pacia/autia x30, sp, ldr xzr, stadd x29) has none; the literal pool word
+    # 0x5800005d (ldr x29, #8 if it were code) is data under a $d mapping symbol
+    res = analyze_elf(ElfFile.from_path(FIXTURE), opts, checks=select("check"))
+    assert [(f.kind, f.where) for f in res.findings if f.check == "stack-writes"] == FIXTURE_WRITES
+    assert [f.where for f in res.findings if f.check != "stack-writes"] == []

@@ -33,11 +33,8 @@ class Edits:
     """The changes objtool would make to one object, collected in its order."""
 
     def __init__(self, elf: ElfFile) -> None:
-        types = RELOC_TYPES.get(elf.machine)
-        if types is None:
-            raise InputError("writing objtool's tables is not supported for %s" % elf.machine_name)
         self.elf = elf
-        self.r_none, self.r_text, self.r_data, self.r_abs64 = types
+        self._types = RELOC_TYPES.get(elf.machine)
         self.sections: list[NewSection] = []
         self.symbols: list[NewSymbol] = []
         self.patches: list[Patch] = []
@@ -47,6 +44,16 @@ class Edits:
         for s in elf.symbols:
             if s.type == STT_SECTION and s.section is not None:
                 self._sec_sym[s.section] = s.index
+
+    def _type(self, k: int) -> int:
+        if self._types is None:      # only once something is to be written: validation works anywhere
+            raise InputError("writing objtool's tables is not supported for %s" % self.elf.machine_name)
+        return self._types[k]
+
+    r_none = property(lambda self: self._type(0), doc="R_NONE")
+    r_text = property(lambda self: self._type(1), doc="objtool's elf_text_rela_type()")
+    r_data = property(lambda self: self._type(2), doc="objtool's elf_data_rela_type()")
+    r_abs64 = property(lambda self: self._type(3), doc="R_ABS64 (__mcount_loc)")
 
     @property
     def changed(self) -> bool:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import importlib
 
+from ..errors import InputError
 from ..insn import Kind
 from ..program import Program
 from . import Edits
@@ -28,7 +29,7 @@ _PATCHING = {62: "orcgen.arch.x86_64.patching"}
 def _patching(p: Program):
     name = _PATCHING.get(p.elf.machine)
     if name is None:
-        raise ValueError("no code patching for %s" % p.elf.machine_name)
+        raise InputError("rewriting code is not supported for %s" % p.elf.machine_name)
     return importlib.import_module(name)
 
 
@@ -48,5 +49,8 @@ def rewrite(ed: Edits, p: Program, i: int, what: str) -> None:
     r = p.reloc_in(i)
     if r is not None:
         ed.set_reloc_type(secno, r, ed.r_none)
-    code = arch.nop_insn(ins.length) if what == "nop" else arch.ret_insn(ins.length)
+    try:
+        code = arch.nop_insn(ins.length) if what == "nop" else arch.ret_insn(ins.length)
+    except ValueError as e:
+        raise InputError("%s: %s" % (p.where(i), e)) from None
     ed.patch(secno, ins.offset, code)

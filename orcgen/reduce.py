@@ -38,12 +38,13 @@ from dataclasses import asdict, dataclass
 _GCC_ERRORS = ("implicit-function-declaration", "implicit-int", "return-type", "uninitialized",
                "maybe-uninitialized", "int-conversion", "incompatible-pointer-types",
                "int-to-pointer-cast", "pointer-to-int-cast", "builtin-declaration-mismatch",
-               "div-by-zero", "shift-count-overflow", "shift-count-negative", "array-bounds")
+               "div-by-zero", "shift-count-overflow", "shift-count-negative", "array-bounds",
+               "strict-prototypes", "old-style-definition")
 _CLANG_ERRORS = ("implicit-function-declaration", "implicit-int", "return-type", "uninitialized",
                  "sometimes-uninitialized", "int-conversion", "incompatible-pointer-types",
                  "int-to-pointer-cast", "pointer-to-int-cast", "incompatible-library-redeclaration",
                  "division-by-zero", "shift-count-overflow", "shift-count-negative", "array-bounds",
-                 "null-dereference")
+                 "null-dereference", "strict-prototypes", "deprecated-non-prototype")
 COMPILE_TIMEOUT = 30          # seconds, one compile of one candidate
 _OBJ = "candidate.o"
 
@@ -256,6 +257,8 @@ def reduce(source: str, cc: str | list[str], target: Target, timeout: float = 60
                 with open(work, "w") as f:
                     f.write(original)
                 status = "not reduced: the reducer's last candidate lost the disagreement"
+            if status == "reduced" or status.startswith("timed out"):
+                _tidy(work, name, words, target, werror, tmp)
         with open(work) as f:
             reduced = f.read()
         check(name, words, target, werror, tmp)
@@ -267,6 +270,43 @@ def reduce(source: str, cc: str | list[str], target: Target, timeout: float = 60
         reduced, _lines(reduced), _lines(text), name, shlex.join(compile_cmd(words, name, obj)),
         "orcgen diff%s --only-breaking %s" % (flav, obj) if target.breaks else "orcgen diff%s %s" % (flav, obj),
         tool_name, status, time.monotonic() - t0, d.get("sentence", ""), d.get("first", ""), tuple(werror))
+
+
+def _clang_format() -> str | None:
+    found = shutil.which("clang-format")
+    if found:
+        return found
+    for d in os.environ.get("PATH", "").split(os.pathsep):
+        try:
+            names = sorted((n for n in os.listdir(d) if re.fullmatch(r"clang-format-\d+", n)),
+                           key=lambda n: int(n.rsplit("-", 1)[1]), reverse=True)
+        except OSError:
+            continue
+        if names:
+            return os.path.join(d, names[0])
+    return None
+
+
+def _tidy(work: str, name: str, cc: list[str], target: Target, werror, tmp: str) -> None:
+    """Lay the reducer's output out one statement a line (C-Vise leaves odd
+    indentation and joined lines); kept only if it still passes the test."""
+    fmt = _clang_format()
+    if fmt is None:
+        return
+    try:
+        cp = subprocess.run([fmt, "--style={BasedOnStyle: LLVM, ColumnLimit: 100}", work],
+                            capture_output=True, text=True, timeout=COMPILE_TIMEOUT)
+    except (OSError, subprocess.TimeoutExpired):
+        return
+    if cp.returncode != 0 or not cp.stdout.strip():
+        return
+    with open(work) as f:
+        before = f.read()
+    with open(work, "w") as f:
+        f.write(cp.stdout if cp.stdout.endswith("\n") else cp.stdout + "\n")
+    if not check(name, cc, target, werror, tmp)[0]:
+        with open(work, "w") as f:
+            f.write(before)
 
 
 def _lines(text: str) -> int:

@@ -167,6 +167,18 @@ def test_cfi_sites(tmp_path):
     assert relocs(elf, ".rela.cfi_sites") == [(0, R_PC32, ".text", func_offset(elf, "__cfi_alt_func"))]
 
 
+def test_cfi_sites_in_address_order(tmp_path):
+    """for_each_sym() walks each section's symbols by address: clang's kCFI object
+    lists local functions first, so symbol-table order would differ."""
+    path = str(tmp_path / "k.o")
+    shutil.copyfile(os.path.join(HERE, "fixtures", "kcfi", "consistent-x86-11.o"), path)
+    assert objtool(["--orc", "--cfi", path], io.StringIO(), io.StringIO()) == 0
+    elf = ElfFile.from_path(path)
+    cfi = [s.offset for s in elf.symbols if s.type == STT_FUNC and s.name.startswith("__cfi_")]
+    assert cfi != sorted(cfi)
+    assert [a for _o, _t, _s, a in relocs(elf, ".rela.cfi_sites")] == sorted(cfi)
+
+
 def test_missing_static_call_key(tmp_path):
     rc, err, path = orcgen_objtool(tmp_path, "nokey", KBUILD)
     assert rc == 0 and "can't find static_call_key symbol: __SCK__lonely" in err

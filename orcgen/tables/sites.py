@@ -140,11 +140,14 @@ def add_site_section(ed: Edits, p: Program, name: str, insns: list[int]) -> bool
 
 
 def add_cfi_sites(ed: Edits, p: Program) -> bool:
-    """objtool's create_cfi_sections(): every STT_FUNC __cfi_ symbol in symbol-table
-    order; the section is made even when there is none."""
+    """objtool's create_cfi_sections(): every STT_FUNC __cfi_ symbol in for_each_sym()
+    order (sections in order, each in sec->symbol_list order: by address, not by
+    symbol index); the section is made even when there is none."""
     if ed.has_section(".cfi_sites"):
         return False
-    funcs = [s for s in p.syms if s.type == STT_FUNC and s.name.startswith("__cfi_")]
+    funcs = [s for secno in sorted(p.symtab.by_sec) if secno
+             for s in p.symtab.section(secno).ordered
+             if s.type == STT_FUNC and s.name.startswith("__cfi_")]
     relocs = [ed.text_reloc(4 * k, s.sec, s.offset) for k, s in enumerate(funcs)]
     ed.add_pair(".cfi_sites", 4, bytes(4 * len(funcs)), relocs)
     return True

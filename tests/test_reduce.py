@@ -67,7 +67,9 @@ def test_reduce_a_real_clang_defect(tmp_path):
     src = tmp_path / "push-sched.c"
     shutil.copy(SRC, src)
     before = src.read_text()
-    r = reduce(str(src), CC, TARGET, timeout=float(os.environ.get("ORCGEN_REDUCE_TEST_TIMEOUT", "300")))
+    # C-Vise drops the padding in its first passes; the budget (a loaded 2-core
+    # machine) stops it there, keeping the best candidate, which must pass.
+    r = reduce(str(src), CC, TARGET, timeout=float(os.environ.get("ORCGEN_REDUCE_TEST_TIMEOUT", "150")), jobs=2)
     assert src.read_text() == before                        # the user's file is never touched
     assert r.original_lines == len(before.splitlines())
     assert r.lines < r.original_lines and r.lines <= 40, (r.status, r.source)

@@ -68,7 +68,13 @@ def slot_content(off: int, computed: dict[str, str], function: str, sp_at: int |
     return "is a local or spill slot of %s, not a return address" % function
 
 
-def unwinder_view(d: Disagreement, machine: str) -> list[str]:
+_USERSPACE_HARM = ("a wrong or truncated backtrace; a C++ exception or a pthread cancellation passing "
+                   "through here fails or terminates the process")
+_KERNEL_HARM = ("the kernel itself unwinds with ORC, but gdb on vmlinux or a crash dump, drgn and "
+                "perf's DWARF unwinding read this table and get a wrong or truncated backtrace")
+
+
+def unwinder_view(d: Disagreement, machine: str, flavour: str = "") -> list[str]:
     """What an unwinder at the disagreement's first PC computes, step by step."""
     w = _marker(d)
     decl = parse_state(w.declared) if w else {}
@@ -91,9 +97,8 @@ def unwinder_view(d: Disagreement, machine: str) -> list[str]:
                        "and %s." % (_at(reg, off + ra_decl), ra_decl, slot,
                                           slot_content(slot, comp, d.function, sp_at)))
         out.append("It then takes %s%+d as the caller's stack pointer, %d bytes off, so every frame above "
-                   "this one is unwound from the wrong place (a wrong or truncated backtrace; a C++ exception "
-                   "or a pthread cancellation passing through here fails or terminates the process)."
-                   % (reg, off, abs(d.cfa_delta)))
+                   "this one is unwound from the wrong place (%s)."
+                   % (reg, off, abs(d.cfa_delta), _KERNEL_HARM if flavour == "kernel" else _USERSPACE_HARM))
         return out
     if d.cls == CFA_CLS:
         return ["At PC %s the table says CFA=%s, but the code's CFA is %s (%s): every address an unwinder "
@@ -174,7 +179,7 @@ def render(rep: FileReport, d: Disagreement, tc: Toolchain, cc: str | None = Non
          "- Declared: `%s`, set by %s" % (d.declared or "-", d.declared_by),
          "- Actual (computed from the instructions): `%s`, set by %s" % (d.computed or "-", d.computed_by), "",
          "## What an unwinder computes there", ""]
-    o += unwinder_view(d, tc.machine) + [""]
+    o += unwinder_view(d, tc.machine, rep.flavour) + [""]
     o += ["## Disassembly with the declared CFI rows and the computed state", "",
           "`->` marks the first instruction with the wrong row, `!` the rest of the range; a row applies "
           "before its instruction executes.", "", "```"] + window_table(d) + ["```", ""]

@@ -29,7 +29,7 @@ KBUILD = ("--hacks=jump_label --hacks=noinstr --hacks=skylake --orc --retpoline 
           "--static-call --uaccess --prefix=16").split()
 RUNS = {"kbuild": KBUILD, "module": KBUILD + ["--module"], "cfi": ["--orc", "--cfi", "--rethunk"]}
 CASES = [("tables", "kbuild"), ("jumps", "kbuild"), ("nokey", "kbuild"), ("nokey", "module"),
-         ("jumps", "cfi"), ("tables-clang", "kbuild")]
+         ("jumps", "cfi"), ("tables-clang", "kbuild"), ("fatal", "kbuild")]
 OBJTOOL = os.environ.get("OBJTOOL", "/usr/lib/linux-kbuild-6.12.117+deb12/tools/objtool/objtool")
 R_NONE, R_PC32 = 0, 2
 
@@ -190,6 +190,16 @@ def test_missing_static_call_key(tmp_path):
     assert (rc, err) == (0, "")
     elf = ElfFile.from_path(path)
     assert relocs(elf, ".rela.static_call_sites")[1][2] == "__SCT__lonely"     # the trampoline as key
+
+
+def test_gave_up_keeps_the_rewrites_made_before(tmp_path):
+    rc, err, path = orcgen_objtool(tmp_path, "fatal", KBUILD)
+    assert rc == 0 and "can't find jump dest instruction" in err
+    elf = ElfFile.from_path(path)
+    assert elf.section_data(elf.section_by_name(".text"))[:2].hex() == "6690"
+    assert elf.section_data(elf.section_by_name(".noinstr.text")).hex() == "c3cc0f1f00"
+    assert not [s.name for s in elf.sections if s.name.endswith(("_sites", ".orc_unwind"))]
+    assert not [s.name for s in elf.symbols if s.name.startswith("__pfx_")]
 
 
 def test_second_run_skips_every_table(tmp_path):

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
-from .diff_model import CLASSES, REG_CLS, Disagreement, FileReport, Tally
+from .diff_model import CLASSES, COVER_CLS, REG_CLS, Disagreement, FileReport, Tally
 
 ASM = "asm"          # diff_model.ASM_ORIGIN
 
@@ -28,8 +28,8 @@ DEFINITIONS = (
     ("per-function rate", "functions that have at least one disagreement of the class (or, for the headline, "
      "of any class) with this verdict, over the functions that have an FDE"),
     ("per-instruction rate", "instructions with at least one such disagreement, over the instructions "
-     "compared (those where both the CFI and orcgen know the CFA); the coverage rows also count code no "
-     "FDE covers, which is never compared (its own row: 'no FDE at all' functions)"),
+     "compared (those where both the CFI and orcgen know the CFA); code no FDE covers is never compared, "
+     "and has its own row (coverage, uncovered: its instructions and the functions with no FDE at all)"),
     ("breaks unwinding", "a wrong CFA, a wrong return address, a wrong caller frame pointer (except a stale "
      "or late rule, which reads a slot that still holds the right value) or code no FDE covers: an unwinder "
      "using the table goes wrong; the rest (callee-saved rules, stale/late ones) only mislead a debugger"),
@@ -273,16 +273,17 @@ def aggregate(label: str, path: str, results: list[ObjectResult]) -> SideStats:
                 refs.setdefault((c, b), []).append(
                     FuncRef(r.name, f.name, e.first, e.kind, e.instructions, f.has_fde, e.origin, base + n))
                 funcs_with[c, b] += f.has_fde
+    uncovered = sum(e.instructions for r in results for e in r.evidence if e.kind == "no-fde")
     classes = []
     for c in CLASSES:
-        total = d_insns.get(c, 0)
+        # coverage: code no FDE covers is never compared; SideStats.uncovered_instructions has it
+        total = d_insns.get(c, 0) - (uncovered if c == COVER_CLS else 0)
         # A class's runs never overlap (one check per instruction), except callee-saved
         # registers, whose runs never break: there the tally's union is the benign count.
-        broken = 0 if c == REG_CLS else min(total, run_insns[c, True])
+        broken = 0 if c == REG_CLS else min(total, run_insns[c, True] - (uncovered if c == COVER_CLS else 0))
         for b in (True, False):
             n = broken if b else total - broken
             classes.append(ClassStat(c, b, n, runs[c, b], funcs_with[c, b], tuple(refs.get((c, b), ()))))
-    uncovered = sum(e.instructions for r in results for e in r.evidence if e.kind == "no-fde")
     return SideStats(label, path, len(results), nfunc, nofde, tally.instructions, tally.compared, brk_funcs, brk_cc,
                      sum(r.breaking for r in results) - uncovered, uncovered, sum(r.estimated for r in results),
                      tuple(classes),

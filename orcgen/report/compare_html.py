@@ -24,12 +24,14 @@ NO_PLOTS = ("matplotlib is not installed, so this page has no plots "
 CSS = """
 body{font:15px/1.45 system-ui,sans-serif;margin:2em auto;max-width:1150px;color:#222;padding:0 1em}
 h1{font-size:1.6em}h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:2em}
-table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:.25em .6em}#classes td{white-space:nowrap}
+table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:.25em .6em}
+#classes td{white-space:nowrap}
 th{background:#f0f0f0}td.n{text-align:right;font-variant-numeric:tabular-nums}
 tr.brk td:nth-child(2){color:#a00;font-weight:600}tr.any td{font-weight:700;background:#fff6e0}
 .head{display:flex;gap:1em;flex-wrap:wrap}.card{border:1px solid #ccc;border-radius:6px;padding:.6em 1em;flex:1}
 .big{font-size:1.8em;font-weight:700;color:#a00}dt{font-weight:600}dd{margin:0 0 .6em 1.5em}
 pre{background:#f8f8f8;border:1px solid #ddd;padding:.5em;overflow-x:auto;font-size:12px}
+table.funcs td{overflow-wrap:anywhere}
 pre:target{border-color:#c60;background:#fff6e0}img{max-width:100%;border:1px solid #eee}
 .note{background:#fff3cd;border:1px solid #e0c060;padding:.5em 1em}.muted{color:#666}
 """
@@ -112,7 +114,7 @@ def _table(c: Comparison) -> list[str]:
         ins = st.instructions if st else s.breaking_instructions
         fn = st.functions if st else s.breaking_functions
         link = ('<a href="#list-%s-%s-%s">%d</a>' % (_side_id(c, s), st.cls, "breaks" if st.breaks else "benign",
-                                                     fn) if st and st.refs else str(fn))
+                                                     fn) if st and st.refs and fn else str(fn))
         return '<td class="n">%d</td><td class="n">%s</td><td class="n">%s</td><td class="n">%s</td>' % (
             ins, pct(rate(ins, s.compared)), link, pct(rate(fn, s.functions)))
     for cl in CLASSES:
@@ -120,9 +122,12 @@ def _table(c: Comparison) -> list[str]:
             h.append('<tr class="%s"><td>%s</td><td>%s</td>%s%s</tr>' % (
                 "brk" if b else "ok", cl, "breaks unwinding" if b else "benign",
                 cells(c.a, c.a.cls(cl, b)), cells(c.b, c.b.cls(cl, b))))
-    h.append('<tr><td>coverage</td><td>uncovered (no FDE)</td>%s</tr>' % "".join(
-        '<td class="n">%d</td><td class="n">-</td><td class="n">%d</td><td class="n">-</td>'
-        % (s.uncovered_instructions, s.functions_without_fde) for s in (c.a, c.b)))
+    def uncovered(s: SideStats) -> str:
+        n = s.functions_without_fde
+        link = '<a href="#list-%s-coverage-breaks">%d</a>' % (_side_id(c, s), n) if n else "0"
+        return '<td class="n">%d</td><td class="n">-</td><td class="n">%s</td><td class="n">-</td>' % (
+            s.uncovered_instructions, link)
+    h.append('<tr><td>coverage</td><td>uncovered (no FDE)</td>%s%s</tr>' % (uncovered(c.a), uncovered(c.b)))
     h.append('<tr class="any"><td>any</td><td>breaks unwinding</td>%s%s</tr>' % (cells(c.a, None),
                                                                                    cells(c.b, None)))
     h.append("</table>")

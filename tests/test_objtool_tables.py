@@ -215,6 +215,32 @@ def test_second_run_skips_every_table(tmp_path):
     assert len(after.symbols) > len(ElfFile(data).symbols)
 
 
+def test_outcome_is_cached(tmp_path, monkeypatch, capsys):
+    """A run is kept in the cache under the object's bytes and options, and a later
+    run on the same bytes is answered from it (what the cache says is what it does)."""
+    from orcgen import cache
+    from orcgen.cli import main as orcgen_main
+    from orcgen.commands.objtool import parse, result_key
+    from orcgen.tables import cached
+    monkeypatch.setenv("ORCGEN_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("ORCGEN_NO_CACHE", raising=False)
+    monkeypatch.setattr(cache, "_shared", None)
+    src = os.path.join(FIX, "nokey.o")
+    a, b = str(tmp_path / "a.o"), str(tmp_path / "b.o")
+    shutil.copyfile(src, a)
+    assert orcgen_main(["objtool"] + KBUILD + [a]) == 0
+    assert parity.compare(open(a, "rb").read(), open(os.path.join(FIX, "nokey.kbuild.objtool.o"), "rb").read()) == []
+    k = result_key(ElfFile.from_path(src), parse(KBUILD + [a]).options())
+    findings, msgs, made = cached.load(cache.default.get(k))
+    assert msgs == ["static_call: can't find static_call_key symbol: __SCK__lonely"] and made
+    cache.default.put(k, cached.save(findings, ["from the cache"], None))
+    capsys.readouterr()
+    shutil.copyfile(src, b)
+    assert orcgen_main(["objtool"] + KBUILD + [b]) == 0
+    assert capsys.readouterr().err == "%s: warning: orcgen: from the cache\n" % b
+    assert open(b, "rb").read() == open(src, "rb").read()
+
+
 def test_dry_run_writes_nothing(tmp_path):
     path = str(tmp_path / "x.o")
     shutil.copyfile(os.path.join(FIX, "tables.o"), path)

@@ -198,19 +198,47 @@ def _check(a: ObjtoolArgs, path: str, err: TextIO) -> int:
     return 0
 
 
+def result_key(elf, opts) -> bytes:
+    """The cache key of a run: the object's bytes, the options, the checks and orcgen's code."""
+    from .. import cache as _cache
+    from ..checks import plugin_digest, select
+    checks = select("objtool")
+    return _cache.key("objtool-tables", str(elf.machine), repr(opts),
+                      " ".join(c.name for c in checks), plugin_digest(checks), elf.data)
+
+
 def _write(path: str, elf, opts, dry_run: bool, warn) -> bool:
     """Analyse `elf` (read from `path`), report, and write what objtool would
-    into `path`; whether anything changed.  Raises InputError, OSError."""
-    from ..elfwrite import write_atomic
-    from ..pipeline import analyze_elf
-    from ..tables.check import plan
-    res = analyze_elf(elf, opts, keep_program=True)
-    for f in res.findings:
-        warn(f.line(res.name))
-    edits = plan(res, opts, warn)
-    if edits is None or not edits.changed:
+    into `path`; whether anything changed.  Raises InputError, OSError.
+    The outcome is kept in the on-disk cache (orcgen/tables/cached.py)."""
+    from .. import cache as _cache
+    from ..elfwrite import NewSection, add_to_elf, write_atomic
+    from ..tables import cached
+    store, k, blob = _cache.default, b"", None
+    if store is not None:
+        k = result_key(elf, opts)
+        blob = store.get(k)
+    if blob is None:
+        from ..pipeline import analyze_elf
+        from ..tables.check import plan
+        res = analyze_elf(elf, opts, keep_program=True)
+        msgs: list[str] = []
+        edits = plan(res, opts, msgs.append)
+        if edits is not None and not edits.changed:
+            edits = None
+        blob = cached.save(res.findings, msgs, edits)
+        if store is not None:
+            store.put(k, blob)
+    findings, msgs, made = cached.load(blob)
+    for f in findings:
+        warn(f.line(elf.name))
+    for m in msgs:
+        warn("%s: warning: orcgen: %s" % (elf.name, m))
+    if made is None:
         return False
-    data = edits.apply()
+    created, patches = made
+    data = add_to_elf(elf.data, [o for o in created if isinstance(o, NewSection)],
+                      [o for o in created if not isinstance(o, NewSection)], patches, created)
     if not dry_run:
         write_atomic(path, data)
     return True

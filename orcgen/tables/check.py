@@ -30,9 +30,9 @@ from .sites import add_cfi_sites, add_site_section, site_lists
 from .static_calls import StaticCallError, add_static_call_sites
 
 
-def plan(res: Result, opts: Options, warn: Callable[[str], None]) -> Edits | None:
+def plan(res: Result, opts: Options, say: Callable[[str], None]) -> Edits | None:
     """The changes for the analysed object `res` (analyze_elf(keep_program=True));
-    `warn` gets objtool's messages (already formatted as `FILE: warning: ...`).
+    `say` gets objtool's warnings about them (the text after `FILE: warning: `).
     None when there is nothing to do (the analysis did not get to the code)."""
     p = res.program
     if p is None or not p.insn:
@@ -46,9 +46,6 @@ def plan(res: Result, opts: Options, warn: Callable[[str], None]) -> Edits | Non
     fatal = [f for f in res.findings if f.fatal]
     if fatal and fatal[0].kind != "orc":
         return ed
-
-    def say(msg: str) -> None:
-        warn("%s: warning: orcgen: %s" % (res.name, msg))
     try:
         if opts.static_call:
             msg = add_static_call_sites(ed, p, lists.static_calls, lambda i: cfg.is_sibling_call(p, i))

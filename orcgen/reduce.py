@@ -47,6 +47,7 @@ _CLANG_ERRORS = ("implicit-function-declaration", "implicit-int", "return-type",
                  "null-dereference", "strict-prototypes", "deprecated-non-prototype")
 COMPILE_TIMEOUT = 30          # seconds, one compile of one candidate
 _OBJ = "candidate.o"
+_BEST = "best-candidate.c"        # the smallest interesting candidate the test has seen
 
 
 class ReduceError(Exception):
@@ -171,7 +172,26 @@ def test_main(config: str) -> int:
     with open(config) as f:
         c = json.load(f)
     ok, _ = check(c["name"], c["cc"], Target(**c["target"]), c["werror"])
+    if ok and c.get("best"):
+        _keep_if_smaller(c["name"], c["best"])
     return 0 if ok else 1
+
+
+def _keep_if_smaller(name: str, best: str) -> None:
+    """Keep the smallest interesting candidate seen, outside the reducer's hands:
+    a reducer stopped at the deadline may leave its file in any state (C-Vise
+    has been seen to leave one larger than the original)."""
+    try:
+        with open(name, "rb") as f:
+            data = f.read()
+        if os.path.exists(best) and os.path.getsize(best) <= len(data):
+            return
+        tmp = "%s.%d" % (best, os.getpid())
+        with open(tmp, "wb") as f:
+            f.write(data)
+        os.replace(tmp, best)
+    except OSError:
+        pass
 
 
 def baseline_werror(src: str, cc: list[str], workdir: str) -> list[str]:
@@ -252,11 +272,11 @@ def reduce(source: str, cc: str | list[str], target: Target, timeout: float = 60
         if found is not None:
             path, tool_name = found
             status = _run_reducer(path, tmp, name, words, target, werror, timeout - (time.monotonic() - t0), jobs)
-            ok, _ = check(name, words, target, werror, tmp)
-            if not ok:                           # interrupted mid-write: fall back to the original
-                with open(work, "w") as f:
-                    f.write(original)
-                status = "not reduced: the reducer's last candidate lost the disagreement"
+            best = _best_candidate(work, original, os.path.join(tmp, _BEST), name, words, target, werror, tmp)
+            with open(work, "w") as f:
+                f.write(best)
+            if best == original:
+                status = "not reduced: no smaller candidate kept the disagreement (%s)" % status
             if status == "reduced" or status.startswith("timed out"):
                 _tidy(work, name, words, target, werror, tmp)
         with open(work) as f:
@@ -309,6 +329,25 @@ def _tidy(work: str, name: str, cc: list[str], target: Target, werror, tmp: str)
             f.write(before)
 
 
+def _best_candidate(work: str, original: str, best: str, name: str, cc: list[str], target: Target,
+                    werror, tmp: str) -> str:
+    """The smallest of the reducer's final file and the test's kept candidate
+    that passes the test again here; the original if none does."""
+    texts = []
+    for path in (work, best):
+        try:
+            with open(path, errors="replace") as f:
+                texts.append(f.read())
+        except OSError:
+            pass
+    for text in sorted((t for t in texts if len(t) < len(original)), key=len):
+        with open(work, "w") as f:
+            f.write(text)
+        if check(name, cc, target, werror, tmp)[0]:
+            return text
+    return original
+
+
 def _lines(text: str) -> int:
     return len(text.splitlines())
 
@@ -317,7 +356,8 @@ def _run_reducer(path: str, tmp: str, name: str, cc: list[str], target: Target, 
                  budget: float, jobs: int) -> str:
     config = os.path.join(tmp, "orcgen-test.json")
     with open(config, "w") as f:
-        json.dump({"name": name, "cc": cc, "target": asdict(target), "werror": werror}, f)
+        json.dump({"name": name, "cc": cc, "target": asdict(target), "werror": werror,
+                   "best": os.path.join(tmp, _BEST)}, f)
     script = os.path.join(tmp, "interesting.py")
     pkg_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     with open(script, "w") as f:

@@ -41,8 +41,8 @@ def sections(text: str) -> dict[str, str]:
     return out
 
 
-def test_default_is_first_breaking_with_every_section(capsys):
-    status, out, _ = report(capsys, CFI)
+def test_every_section_and_its_numbers(capsys):
+    status, out, _ = report(capsys, CFI, "--at", "unannotated_push+0x1")
     assert status == 0
     assert out.startswith("# [unknown compiler, x86-64] wrong CFA in unannotated_push at unannotated_push+0x1 "
                           "(breaks unwinding)\n")
@@ -62,6 +62,16 @@ def test_default_is_first_breaking_with_every_section(capsys):
     assert "-> unannotated_push+0x1  movl %edi, %ebx  cfa=rsp+8 ra=c-8  cfa=rsp+16 rbx=c-16 ra=c-8" in w
     assert "!  unannotated_push+0x3  popq %rbx" in w
     assert "orcgen diff %s" % CFI in s["## Reproducer"]
+    # a push no CFI row describes at all is what inline asm does: said before anyone files it
+    assert "**Probably not a compiler bug:**" in s["## Summary"]
+
+
+def test_default_prefers_the_compilers_own_code(capsys):
+    # unannotated_push (an undescribed push, as inline asm makes) comes first in the
+    # file, no_fde (code without an FDE, mostly assembly) last: translated is chosen
+    _, out, _ = report(capsys, CFI)
+    assert out.startswith("# [unknown compiler, x86-64] wrong CFA in translated at translated+0x9 ")
+    assert "Probably not a compiler bug" not in out
 
 
 def test_at_selects_the_range_covering_the_offset(capsys):

@@ -5,7 +5,8 @@ bug report in Markdown (orcgen/report/bugreport.py).
 Which disagreement: `--at func+0xOFF` (the one covering that instruction),
 `--function F` (its first that breaks unwinding, else its first), `--from-json
 DIFF.json --index N` (entry N of that file's "disagreements" in a saved `orcgen
-diff --format json`), or by default the object's first that breaks unwinding.
+diff --format json`), or by default the object's first that breaks unwinding
+in the compiler's own code (inline asm only when nothing else breaks).
 With `--source F.c --cc "gcc -O2 ..."` the source is reduced (orcgen/reduce.py)
 to a reproducer that keeps the disagreement.
 
@@ -64,7 +65,12 @@ def select(rep, args, doc: dict | None = None):
         j = f["disagreements"][args.index]
         return next((d for d in ds if d.function == j["function"] and d.start == j["start"]
                      and d.cls == j["class"] and d.kind == j["kind"] and d.register == j["register"]), None)
-    return next((d for d in ds if d.breaks_unwinding), ds[0] if ds else None)
+    # The compiler's own code first: an SP excursion no row describes is inline
+    # asm, and code without any FDE is most often assembly (kernel trampolines).
+    from ..diff_model import ASM_ORIGIN, COVER_CLS
+    breaking = sorted((d for d in ds if d.breaks_unwinding),
+                      key=lambda d: (d.origin == ASM_ORIGIN, d.cls == COVER_CLS))   # stable: address order
+    return breaking[0] if breaking else ds[0] if ds else None
 
 
 def run(args, extra, ap) -> int:

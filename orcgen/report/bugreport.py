@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from ..diff_model import CFA_CLS, COVER_CLS, FP_CLS, RA_CLS, REG_CLS, Disagreement, FileReport
+from ..diff_model import ASM_ORIGIN, CFA_CLS, COVER_CLS, FP_CLS, RA_CLS, REG_CLS, Disagreement, FileReport
 from ..toolchain import Toolchain
 from .diff_text import sentence
 
@@ -118,7 +118,9 @@ def unwinder_view(d: Disagreement, machine: str, flavour: str = "") -> list[str]
     if d.cls == COVER_CLS:
         return ["No FDE covers PC %s: a DWARF unwinder (libgcc's _Unwind_Backtrace, libunwind, gdb, perf "
                 "--call-graph=dwarf) finds no row for it and stops the backtrace there, or guesses; a C++ "
-                "exception thrown from a callee of this code calls std::terminate." % pc]
+                "exception thrown from a callee of this code calls std::terminate. (Code written in "
+                "assembly, a `.S` file or a top-level `asm`, has no FDE unless its author wrote CFI "
+                "directives: that is not the compiler's doing.)" % pc]
     if d.cls in (FP_CLS, REG_CLS):
         r = d.register.split()[0] if d.register else "the register"
         m = re.fullmatch(r"saved at cfa([+-]\d+)", d.declared)
@@ -164,6 +166,11 @@ def render(rep: FileReport, d: Disagreement, tc: Toolchain, cc: str | None = Non
          "The %s CFI that %s emits for `%s` is wrong at %s (%d instruction%s, %s+0x%x..0x%x): %s." % (
              rep.cfi or "DWARF", tc.compiler if tc.family else "the compiler", d.function, d.first, d.instructions,
              "" if d.instructions == 1 else "s", d.section, d.start, d.end, sentence(d)), "",
+         ] + ([
+         "**Probably not a compiler bug:** the stack pointer moves here in a way no CFI row describes at all, "
+         "which is what an inline `asm` statement does (the compiler cannot see inside it) or a builtin "
+         "expanded like one. Check the source for asm at this place before filing.", ""]
+             if d.origin == ASM_ORIGIN else []) + [
          "## Compiler, target and flags", "",
          "- Compiler: " + tc.compiler,
          "- `.comment`: " + ("; ".join("`%s`" % c for c in tc.comment) if tc.comment else "(none)"),

@@ -69,6 +69,7 @@ class FunctionStat:
     instructions: int
     compared: int
     breaking: int            # instructions with a disagreement that breaks unwinding
+    uncovered: int           # instructions no FDE covers (among `breaking`, never compared)
     breaking_compiler: bool  # one of those is of the compiler's own making (origin not "asm")
     findings: tuple[tuple[str, bool, int], ...]   # (class, breaks, index into the object's evidence), first of each
 
@@ -185,7 +186,7 @@ def summarise(rep: FileReport, key: str, text_of) -> ObjectResult:
         for n, d in zip(idx, ds):
             firsts.setdefault((d.cls, d.breaks_unwinding), n)
         funcs.append(FunctionStat(f.name, f.section, f.start, f.tally.instructions > no_fde,
-                                  f.tally.instructions, f.tally.compared, brk,
+                                  f.tally.instructions, f.tally.compared, brk, no_fde,
                                   any(d.breaks_unwinding and getattr(d, "origin", "") != ASM for d in ds),
                                   tuple((c, b, n) for (c, b), n in firsts.items())))
     # disagreements outside function symbols still count as instructions
@@ -266,7 +267,8 @@ def aggregate(label: str, path: str, results: list[ObjectResult]) -> SideStats:
                 nfunc += 1
                 brk_funcs += f.breaking > 0
                 brk_cc += f.breaking_compiler
-                share = 1.0 if f.breaking and not f.compared else rate(min(f.breaking, f.compared), f.compared)
+                hit = f.breaking - f.uncovered
+                share = 1.0 if hit and not f.compared else rate(min(hit, f.compared), f.compared)
                 dist[next(k for k, (hi, _) in enumerate(BINS) if share <= hi)] += 1
             for c, b, n in f.findings:
                 e = r.evidence[n]
@@ -284,10 +286,9 @@ def aggregate(label: str, path: str, results: list[ObjectResult]) -> SideStats:
         for b in (True, False):
             n = broken if b else total - broken
             classes.append(ClassStat(c, b, n, runs[c, b], funcs_with[c, b], tuple(refs.get((c, b), ()))))
-    return SideStats(label, path, len(results), nfunc, nofde, tally.instructions, tally.compared, brk_funcs, brk_cc,
-                     sum(r.breaking for r in results) - uncovered, uncovered, sum(r.estimated for r in results),
-                     tuple(classes),
-                     tuple(dist), tuple(evidence), tally)
+    return SideStats(label, path, len(results), nfunc, nofde, tally.instructions, tally.compared,
+                     brk_funcs, brk_cc, sum(r.breaking for r in results) - uncovered, uncovered,
+                     sum(r.estimated for r in results), tuple(classes), tuple(dist), tuple(evidence), tally)
 
 
 def compare(label_a: str, path_a: str, res_a: dict[str, ObjectResult],
@@ -296,8 +297,9 @@ def compare(label_a: str, path_a: str, res_a: dict[str, ObjectResult],
     """Match by key; a pair enters the figures only when both sides were analysed.
     `unreadable`: (label, name, reason) for inputs that gave no objects at all."""
     keys_a, keys_b = set(res_a), set(res_b)
-    errors = list(unreadable) + [(label_a, res_a[k].name, res_a[k].error) for k in sorted(keys_a) if res_a[k].error] + \
-             [(label_b, res_b[k].name, res_b[k].error) for k in sorted(keys_b) if res_b[k].error]
+    errors = list(unreadable)
+    for label, res in ((label_a, res_a), (label_b, res_b)):
+        errors += [(label, res[k].name, res[k].error) for k in sorted(res) if res[k].error]
     matched = tuple(k for k in sorted(keys_a & keys_b) if not res_a[k].error and not res_b[k].error)
     return Comparison(aggregate(label_a, path_a, [res_a[k] for k in matched]),
                       aggregate(label_b, path_b, [res_b[k] for k in matched]),

@@ -17,82 +17,20 @@ from typing import Callable
 
 from orcgen.insn import DecodeFailure, Dest, Insn, Kind, Src, StackOp
 
-from .writes import LEGACY_PREFIXES, ONE_BYTE, TWO_BYTE, VEX_FIRST, sp_bp_writes, write_row
+from .tables import INTERESTING as _INTERESTING
+from .tables import W_ONLY as _W_ONLY
+from .tables import fast_tables
+from .writes import LEGACY_PREFIXES, ONE_BYTE, VEX_FIRST, sp_bp_writes
 
 # Hardware register number (ModRM/SIB/opcode encoding, with REX) -> DWARF number.
 HW2DW = (0, 2, 1, 3, 7, 6, 4, 5, 8, 9, 10, 11, 12, 13, 14, 15)
 HW_SP, HW_BP = 4, 5
 SP, BP = 7, 6
 
-# Opcodes whose meaning needs a closer look; every other opcode is Kind.OTHER
-# with no stack effect, decided by one set lookup.
-_INTERESTING = frozenset(
-    [0x01, 0x29, 0x0F, 0x68, 0x6A, 0x88, 0x89, 0x8B, 0x8D, 0x8F, 0x90, 0x9C, 0x9D,
-     0xC2, 0xC3, 0xC9, 0xCA, 0xCB, 0xCC, 0xCF, 0xE0, 0xE1, 0xE2, 0xE3, 0xE8, 0xE9,
-     0xEB, 0xFC, 0xFD, 0xFF]
-    + list(range(0x50, 0x60)) + list(range(0x70, 0x80)) + list(range(0x80, 0x84)))
-
-# Opcodes objtool looks at only in their 64-bit form (REX.W): without it they are
-# plain instructions, whatever their operands.
-_W_ONLY = frozenset([0x01, 0x29, 0x88, 0x89, 0x8B, 0x8D, 0x80, 0x81, 0x82, 0x83])
-
-# Second bytes of 0F-escaped opcodes that _decode_0f gives facts for; the rest are plain.
-_0F_SPECIAL = frozenset([0x01, 0x05, 0x07, 0x0B, 0x0D, 0x1E, 0x1F, 0x34, 0x35, 0xA0, 0xA1,
-                         0xA8, 0xA9, 0xB9] + list(range(0x80, 0x90)))
-
-_REX = frozenset(range(0x40, 0x50))
+_REX_BYTES = bytes(range(0x40, 0x50))
 _MAY_WRITE = frozenset(ONE_BYTE) | VEX_FIRST | {0x0F}        # opcodes sp_bp_writes can say yes to
 _UNKNOWN_WRITE = {r: StackOp(Src.UNKNOWN, Dest.REG, dest_reg=r) for r in (SP, BP)}
-
-
-def _objtool_row(op: int, rex: int) -> int:
-    """What objtool's switch makes of one-byte opcode `op` under `rex` (0:
-    none), as the fast loop needs it: 0 nothing whatever follows, 2 maybe
-    something (a REX.W move or ALU form), 1 look closer."""
-    if op in _REX or op in LEGACY_PREFIXES or op in VEX_FIRST or op == 0x0F:
-        return 1
-    if op in _W_ONLY:
-        return 2 if rex & 8 else 0
-    return 1 if op in _INTERESTING else 0
-
-
-_TABLES: dict = {}
-_BASE = [bytes([base]) + b"\1" * 255 for base in range(3)]     # bytes.translate: 0 -> base
-
-
-def fast_tables() -> tuple[frozenset, frozenset, bytes, bytes, dict[int, tuple[bytes, bytes]]]:
-    """The fast loop's tables, indexed by opcode << 8 | the byte after it:
-    nonzero where the general path may give more than a plain Insn.  Built
-    from the general path's own descriptions (`_objtool_row`, `write_row`),
-    once per process: (first bytes that need a look, first bytes whose answer
-    depends on the next byte, one-byte map and 0F map without REX, {REX byte:
-    the same under it})."""
-    if not _TABLES:
-        rows: dict = {}
-
-        def row(w, op: int, rex: int) -> bytes:
-            if w is not None and w.mand is not None:
-                w = w._replace(mand=None) if 0 in w.mand else None
-            key = (w, op if w is not None and w.where >= 5 else -1, rex != 0, rex & 5)
-            if key not in rows:
-                rows[key] = write_row(w, op, rex)
-            return rows[key]
-
-        def build(rex: int) -> tuple[bytes, bytes]:
-            # a write is 1 whatever objtool makes of the opcode; the rest is objtool's value
-            one = b"".join(row(ONE_BYTE.get(op), op, rex).translate(_BASE[_objtool_row(op, rex)])
-                           for op in range(256))
-            two = b"".join(b"\1" * 256 if op in _0F_SPECIAL or op in (0x38, 0x3A)
-                           else row(TWO_BYTE.get(op), op, rex) for op in range(256))
-            return one, two
-        by_variant = {v: build(v) for v in [0] + [0x40 | r for r in (0, 1, 4, 5, 8, 9, 12, 13)]}
-        one = by_variant[0][0]
-        rows0 = [one[op << 8:(op + 1) << 8] for op in range(256)]
-        special = frozenset(op for op in range(256) if any(rows0[op]))
-        rowed = frozenset(op for op in special if not all(rows0[op]))
-        _TABLES["t"] = (special, rowed, one, by_variant[0][1],
-                        {r: by_variant[0x40 | (r & 0xD)] for r in range(0x40, 0x50)})
-    return _TABLES["t"]
+_MEMO_MAX = 1 << 16           # instruction encodings the general path's answers are kept for
 
 
 _UNKNOWN_OPS = {(SP,): (_UNKNOWN_WRITE[SP],), (BP,): (_UNKNOWN_WRITE[BP],),
@@ -166,6 +104,7 @@ class X86Decoder:
         self._cs = capstone
         self._sizes = self._sizes_from_struct_array if _can_read_structs(capstone) else \
             self._sizes_from_lite
+        self._memo: dict[bytes, tuple] = {}
 
     # capstone's disasm_lite builds a mnemonic and an operand string per
     # instruction, which orcgen throws away; reading the length field out of
@@ -230,9 +169,7 @@ class X86Decoder:
         from `fast_tables()`, which are made from the general path's own
         descriptions; tests/test_decode_paths_x86.py compares the two."""
         new = tuple.__new__
-        special, rowed, act0, act0f, act_rex = fast_tables()
-        rex_one = [act_rex[r][0] if r in act_rex else None for r in range(0x50)]
-        rex_two = [act_rex[r][1] if r in act_rex else None for r in range(0x50)]
+        special, rowed, act0, act0f, rex_one, rex_two = fast_tables()
         other, call, jcc, jmp = Kind.OTHER, Kind.CALL, Kind.JUMP_COND, Kind.JUMP_UNCOND
         push_call = (_PUSH_CONST,)
         mov_rr = _MOV_RR
@@ -243,26 +180,23 @@ class X86Decoder:
         alu = (0x01, 0x29, 0x81, 0x83)
         s8, rel32 = _S8, _REL32
         bug = Kind.BUG
-        general = self._classify
+        general = self._general_memo
         append = out.append
         off = start
-        for size in self._sizes(code if start == 0 else code[start:], start):
+        sizes = self._sizes(code if start == 0 else code[start:], start)
+        code = code + b"\0\0"          # the tables may look one byte past a short instruction
+        for size in sizes:
             b = code[off]
             if b not in special:
                 append(new(Insn, (off, size, other, 0, no_ops)))
             elif b == 0x90:                  # a quarter of kernel code: function padding
                 append(new(Insn, (off, size, nop, 0, no_ops)))
-            elif b in rowed:                 # ALU and move forms: plain unless they write sp/bp
-                if size >= 2 and not act0[(b << 8) | code[off + 1]]:
-                    append(new(Insn, (off, size, other, 0, no_ops)))
-                else:
-                    append(general(code, off, size, in_func))
             elif 0x48 <= b <= 0x4F and size >= 3 and code[off + 1] in (0x89, 0x8B):
                 op, modrm = code[off + 1], code[off + 2]
                 if op == 0x89 and modrm >= 0xC0:                # mov reg, reg
                     ops = mov_rr[((modrm >> 3) & 7) + 8 * ((b >> 2) & 1)][(modrm & 7) + 8 * (b & 1)]
                     append(new(Insn, (off, size, other, 0, ops)))
-                elif rex_one[b][(op << 8) | modrm] == 2 and (
+                elif rex_one[b][op][modrm] == 2 and (
                         modrm >= 0xC0 or ((modrm & 7) not in (4, 5) and
                                           not (op == 0x89 and ((modrm >> 3) & 7) == 4 and not b & 4))):
                     # no %rsp/%rbp write; 8b register form, or memory not based on sp/bp
@@ -271,17 +205,24 @@ class X86Decoder:
                     append(general(code, off, size, in_func))
             elif 0x40 <= b <= 0x4F and size >= 2:                # one REX prefix
                 op = code[off + 1]
-                a = rex_one[b][(op << 8) | (code[off + 2] if size >= 3 else 0)]
+                a = rex_one[b][op][code[off + 2]]     # (a ModRM or, uniform row, anything)
                 if not a:
                     append(new(Insn, (off, size, other, 0, no_ops)))
                 elif 0x50 <= op <= 0x57:
                     append(new(Insn, (off, size, other, 0, push_reg[(op & 7) + 8 * (b & 1)])))
                 elif 0x58 <= op <= 0x5F:
                     append(new(Insn, (off, size, other, 0, pop_reg[(op & 7) + 8 * (b & 1)])))
-                elif op == 0x0F and size >= 4 and not rex_two[b][(code[off + 2] << 8) | code[off + 3]]:
-                    append(new(Insn, (off, size, other, 0, no_ops)))
+                elif op == 0x0F and size >= 4:
+                    t = rex_two[b][code[off + 2]][code[off + 3]]
+                    append(general(code, off, size, in_func) if t else
+                           new(Insn, (off, size, other, 0, no_ops)))
                 elif a == 2 and op in alu and (code[off + 2] < 0xC0 or code[off + 2] & 7 != 4 or b & 1):
                     append(new(Insn, (off, size, other, 0, no_ops)))   # add/sub/and not on %rsp
+                else:
+                    append(general(code, off, size, in_func))
+            elif b in rowed:                 # ALU and move forms: plain unless they write sp/bp
+                if not act0[b][code[off + 1]]:
+                    append(new(Insn, (off, size, other, 0, no_ops)))
                 else:
                     append(general(code, off, size, in_func))
             elif b == 0xE8 and size == 5:
@@ -304,7 +245,7 @@ class X86Decoder:
                 append(new(Insn, (off, size, nop, 0, no_ops)))       # nopl / nopw
             elif b == 0x66 and size >= 4 and _is_nopw(code, off, size):
                 append(new(Insn, (off, size, nop, 0, no_ops)))
-            elif b == 0x0F and size >= 3 and not act0f[(code[off + 1] << 8) | code[off + 2]]:
+            elif b == 0x0F and size >= 3 and not act0f[code[off + 1]][code[off + 2]]:
                 append(new(Insn, (off, size, other, 0, no_ops)))
             elif b == 0x0F and size == 2 and code[off + 1] == 0x0B:
                 append(new(Insn, (off, 2, bug, 0, no_ops)))            # ud2
@@ -312,6 +253,21 @@ class X86Decoder:
                 append(general(code, off, size, in_func))
             off += size
         return off
+
+    def _general_memo(self, code: bytes, off: int, size: int, in_func: Callable[[int], bool]) -> Insn:
+        """`_classify`, remembered by the instruction's bytes: kernel code repeats
+        its stack accesses (mov 0x8(%rsp),%rax ...) thousands of times.  The
+        facts depend on the bytes alone, except iret's (0xcf), never kept."""
+        key = code[off:off + size]
+        r = self._memo.get(key)
+        if r is not None:
+            return tuple.__new__(Insn, (off, size) + r)
+        ins = self._classify(code, off, size, in_func)
+        if 0xCF not in key:
+            if len(self._memo) >= _MEMO_MAX:
+                self._memo.clear()
+            self._memo[key] = ins[2:]
+        return ins
 
     def _classify(self, code: bytes, off: int, size: int, in_func: Callable[[int], bool]) -> Insn:
         """The general path: facts for any instruction, prefixes and all.
@@ -335,7 +291,14 @@ class X86Decoder:
         if p == off or (p == off + 1 and rex):
             prefixes = b""
         else:
-            prefixes = bytes(c for c in code[off:p] if not 0x40 <= c <= 0x4F)
+            prefixes = code[off:p].translate(None, _REX_BYTES)
+        return self._general_at(code, off, size, p, rex, prefixes, in_func)
+
+    def _general_at(self, code: bytes, off: int, size: int, p: int, rex: int, prefixes: bytes,
+                    in_func: Callable[[int], bool]) -> Insn:
+        """The general path once the prefixes are read: the opcode at p, `rex`
+        the REX byte right before it (0: none), `prefixes` the legacy ones."""
+        end = off + size
         op = code[p]
         writes = sp_bp_writes(code, p, end, rex, prefixes) if op in _MAY_WRITE else ()
         if op in VEX_FIRST or op not in _INTERESTING or (op in _W_ONLY and not rex & 8):

@@ -46,7 +46,6 @@ class Write(NamedTuple):
     mand: frozenset | None = None
 
 
-_ALL = None
 _NONE_66 = frozenset((0, 0x66))
 _F3F2 = frozenset((0xF3, 0xF2))
 

@@ -269,7 +269,6 @@ def main() -> int:
     if a.limit:
         objs = objs[:a.limit]
     jobs = [(src, o, args[o], a.baseline) for o in objs]
-    os.environ.setdefault("ORCGEN_OBJTOOL_QUIET", "1")
     t0 = time.time()
     if a.jobs > 1:
         with mp.Pool(a.jobs) as pool:

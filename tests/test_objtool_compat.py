@@ -40,7 +40,6 @@ OBJTOOL = os.environ.get("OBJTOOL", "/usr/lib/linux-kbuild-6.12.117+deb12/tools/
 def fresh_process(monkeypatch):
     """Each test is a fresh objtool process, without OBJTOOL_ARGS."""
     monkeypatch.delenv("OBJTOOL_ARGS", raising=False)
-    monkeypatch.delenv("ORCGEN_OBJTOOL_QUIET", raising=False)
 
 
 def run(argv: list[str]) -> tuple[int, str, str]:

@@ -264,3 +264,35 @@ def test_references_are_objtools(tmp_path, name, run):
 def test_struct_layout_is_objtools():
     """struct static_call_site is two s32: 8 bytes, the key at 4."""
     assert struct.calcsize("<ii") == 8
+
+
+def test_patches_must_fit_their_section():
+    from orcgen.elfwrite import ElfWriteError, Patch, add_to_elf
+    data = open(os.path.join(FIX, "jumps.o"), "rb").read()
+    elf = ElfFile(data)
+    text = elf.section_by_name(".text")
+    out = ElfFile(add_to_elf(data, patches=[Patch(text.index, 2, b"\x90\x90")]))
+    assert out.section_data(out.section_by_name(".text"))[:4] == elf.section_data(text)[:2] + b"\x90\x90"
+    for bad in (Patch(text.index, text.size - 1, b"\x90\x90"), Patch(text.index, -1, b"\x90"),
+                Patch(len(elf.sections), 0, b"\x90"), Patch(elf.section_by_name(".bss").index, 0, b"\0")):
+        with pytest.raises(ElfWriteError):
+            add_to_elf(data, patches=[bad])
+
+
+def test_names_in_creation_order():
+    """Section and symbol names go into the string tables in the order given."""
+    from orcgen.elf import SHF_ALLOC, SHT_PROGBITS
+    from orcgen.elfwrite import ElfWriteError, NewSection, NewSymbol, add_to_elf
+    data = open(os.path.join(FIX, "tables-clang.o"), "rb").read()      # one .strtab for both
+    elf = ElfFile(data)
+    assert elf.section_by_name(".shstrtab") is None
+    sec = NewSection(".one", SHT_PROGBITS, SHF_ALLOC, b"x")
+    sym = NewSymbol("two", STT_FUNC, STB_GLOBAL, 1)
+    sec3 = NewSection(".three", SHT_PROGBITS, SHF_ALLOC, b"y")
+    out = ElfFile(add_to_elf(data, [sec, sec3], [sym], created=[sec, sym, sec3]))
+    strtab = out.section_data(out.section_by_name(".strtab"))
+    assert strtab[len(strtab) - len(b".one\0two\0.three\0"):] == b".one\0two\0.three\0"
+    out = ElfFile(add_to_elf(data, [sec, sec3], [sym]))                 # default: symbols first
+    assert out.section_data(out.section_by_name(".strtab")).endswith(b"two\0.one\0.three\0")
+    with pytest.raises(ElfWriteError):
+        add_to_elf(data, [sec, sec3], [sym], created=[sec, sym])

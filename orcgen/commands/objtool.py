@@ -14,7 +14,8 @@ orcgen has, warnings on stderr in objtool's format with `orcgen` in place of
 .retpoline_sites, .return_sites, .call_sites, .cfi_sites, jump-label JMPs and
 removed calls turned into NOPs, __pfx_ symbols, the ORC sections -- written
 into FILE.o at once.  An option asking for something orcgen does not do
-(--ibt, --mcount, --unret, --noinstr validation) is an error, so that nobody
+(--ibt, --mcount, --unret, --noinstr validation) is an error (`orcgen: error:
+not implemented: ...`, status 1, the file untouched), so that nobody
 mistakes the result for objtool's; the output-only options (--verbose,
 --backtrace, --sec-address, --stats) are accepted and have no effect.
 

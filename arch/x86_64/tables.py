@@ -58,24 +58,39 @@ def fast_tables() -> tuple[frozenset, frozenset, list, list, list, list]:
     depends on the next byte, one-byte map and 0F map without REX, the two
     maps under each REX byte, indexed by it)."""
     if not _TABLES:
-        rows: dict = {}
-
-        def row(w, op: int, rex: int) -> bytes:
+        def normal(w):          # the fast loop sees no prefix: mandatory-prefix forms drop out
             if w is not None and w.mand is not None:
-                w = w._replace(mand=None) if 0 in w.mand else None
-            key = (w, op if w is not None and w.where >= 5 else -1, rex != 0, rex & 5)
-            if key not in rows:
-                rows[key] = write_row(w, op, rex)
-            return rows[key]
+                return w._replace(mand=None) if 0 in w.mand else None
+            return w
+        descs = ([normal(ONE_BYTE.get(op)) for op in range(256)],
+                 [normal(TWO_BYTE.get(op)) for op in range(256)])
+        ids: dict = {}
+        keys = [[(ids.setdefault(w, len(ids)), op if w is not None and w.where >= 5 else -1)
+                 for op, w in enumerate(m)] for m in descs]
+        computed: dict = {}
+
+        def write_rows(rex: int) -> list[list[bytes]]:
+            """Per map, per opcode: the write flags under this REX (R, B, and
+            whether there is one are all that matter)."""
+            out = []
+            for m, ks in zip(descs, keys):
+                rows = []
+                for op, (w, k) in enumerate(zip(m, ks)):
+                    key = (k, rex != 0, rex & 5)
+                    if key not in computed:
+                        computed[key] = write_row(w, op, rex)
+                    rows.append(computed[key])
+                out.append(rows)
+            return out
+        interned: dict[bytes, bytes] = {}     # equal rows shared: a small, cache-friendly table
+        by_writes = {v: write_rows(v) for v in (0, 0x40, 0x41, 0x44, 0x45)}
 
         def build(rex: int) -> tuple[list[bytes], list[bytes]]:
-            one = [row(ONE_BYTE.get(op), op, rex).translate(_BASE[_objtool_row(op, rex)])
-                   for op in range(256)]
+            w1, w2 = by_writes[rex & 0x45 if rex else 0]
+            one = [w1[op].translate(_BASE[_objtool_row(op, rex)]) for op in range(256)]
             two = [b"\3" * 256 if op in (0x38, 0x3A) else
-                   row(TWO_BYTE.get(op), op, rex).translate(_BASE[_OBJTOOL if op in OF_SPECIAL else 0])
-                   for op in range(256)]
+                   w2[op].translate(_BASE[_OBJTOOL if op in OF_SPECIAL else 0]) for op in range(256)]
             return [interned.setdefault(r, r) for r in one], [interned.setdefault(r, r) for r in two]
-        interned: dict[bytes, bytes] = {}     # equal rows shared: a small, cache-friendly table
         by_variant = {v: build(v) for v in [0] + [0x40 | r for r in (0, 1, 4, 5, 8, 9, 12, 13)]}
         rows0 = by_variant[0][0]
         special = frozenset(op for op in range(256) if any(rows0[op]))

@@ -82,18 +82,20 @@ class Edits:
             sym = self._sec_sym[secno] = self.add_symbol(NewSymbol("", STT_SECTION, STB_LOCAL, secno))
         return sym
 
-    def text_reloc(self, where: int, secno: int, offset: int) -> NewReloc:
-        """objtool's elf_init_reloc_text_sym(): a PC-relative reference to code,
-        against the code section's symbol with the offset as addend."""
+    def text_reloc(self, where: int, secno: int, offset: int, rtype: int | None = None) -> NewReloc:
+        """objtool's elf_init_reloc_text_sym(): a reference to code (PC-relative
+        unless `rtype` says otherwise, as __mcount_loc's R_ABS64), against the
+        code section's symbol with the offset as addend."""
         if not self.elf.sections[secno].is_exec:
             raise InputError("%s is not a code section" % self.elf.sections[secno].name)
-        return NewReloc(where, self.r_text, self.section_symbol(secno), offset)
+        return NewReloc(where, self.r_text if rtype is None else rtype, self.section_symbol(secno), offset)
 
     def add_pair(self, name: str, entsize: int, data: bytes, relocs: list[NewReloc],
-                 flags: int = SHF_ALLOC) -> NewSection:
-        """objtool's elf_create_section_pair(): SHT_PROGBITS NAME (byte-aligned) and
-        its .rela section (SHF_INFO_LINK, 8-aligned), added in that order."""
-        sec = NewSection(name, SHT_PROGBITS, flags, data, entsize=entsize)
+                 flags: int = SHF_ALLOC, addralign: int = 1) -> NewSection:
+        """objtool's elf_create_section_pair(): SHT_PROGBITS NAME (byte-aligned unless
+        the caller sets sh_addralign, as for __mcount_loc) and its .rela section
+        (SHF_INFO_LINK, 8-aligned), added in that order."""
+        sec = NewSection(name, SHT_PROGBITS, flags, data, entsize=entsize, addralign=addralign)
         rela = NewSection(".rela" + name, SHT_RELA, SHF_INFO_LINK, entsize=24, addralign=8,
                           link=SYMTAB, info=sec, relocs=relocs)
         self.add_section(sec)

@@ -126,16 +126,19 @@ def site_lists(p: Program) -> SiteLists:
     return out
 
 
-def add_site_section(ed: Edits, p: Program, name: str, insns: list[int]) -> bool:
+def add_site_section(ed: Edits, p: Program, name: str, insns: list[int], entsize: int = 4,
+                     rtype: int | None = None, addralign: int = 1) -> bool:
     """objtool's create_{retpoline,return}_sites_sections(), create_direct_call_sections():
-    one s32 per instruction, PC-relative to it.  False if the object already has one."""
+    one s32 per instruction, PC-relative to it (or, with `entsize`, `rtype` and
+    `addralign`, another kind of address: __mcount_loc's 8-byte R_ABS64, 8-aligned).
+    False if the object already has the section."""
     if ed.has_section(name):
         return False
     if not insns:
         return True
-    relocs = [ed.text_reloc(4 * k, p.sec_of[i].sec.index, p.insn[i].offset)
+    relocs = [ed.text_reloc(entsize * k, p.sec_of[i].sec.index, p.insn[i].offset, rtype)
               for k, i in enumerate(insns)]
-    ed.add_pair(name, 4, bytes(4 * len(insns)), relocs)
+    ed.add_pair(name, entsize, bytes(entsize * len(insns)), relocs, addralign=addralign)
     return True
 
 

@@ -110,6 +110,7 @@ class OpContext(NamedTuple):
     next_is_hint: bool     # the next instruction carries an unwind hint
     stackval: bool         # --stackval: track rbp used as a scratch register
     frame_records: bool    # the ABI's frame records are addressed by FP (arm64)
+    frame_loads: bool = False  # Options.frame_loads: follow loads through frame pointers in registers
 
 
 class StackError(Exception):
@@ -255,6 +256,13 @@ def apply_op(s: CfiState, op: StackOp, abi: Abi, init: Cfi, ctx: OpContext) -> N
             s.stack_size -= 8
             if s.cfa_base == SP:
                 s.cfa_offset -= 8
+        elif src == Src.REG_INDIRECT and sr not in (SP, BP):
+            # mov disp(%reg), %callee_saved: the back-end reports these loads, objtool has
+            # no such operation (its rules below assume an %rsp/%rbp base), so they count
+            # only with Options.frame_loads, where %reg holds CFA + k (lea k'(%rsp), %reg).
+            if ctx.frame_loads and vals[2 * sr] == CFA and regs[2 * dr] == CFA and \
+                    op.src_off + vals[2 * sr + 1] == regs[2 * dr + 1]:
+                _restore_reg(s, init, dr)
         elif src == Src.REG_INDIRECT:
             if not s.drap and dr == s.cfa_base and dr == BP:
                 # mov disp(%rsp), %rbp

@@ -281,7 +281,7 @@ class Interpreter:
     def _handle_ops(self, i: int, nxt: int, w: Walk) -> int:
         p = self.p
         ctx = OpContext(p.func(i) is not None, nxt >= 0 and bool(p.hint[nxt]),
-                        self.opts.stackval, self.abi.frame_records)
+                        self.opts.stackval, self.abi.frame_records, self.opts.frame_loads)
         track_flags = self.opts.uaccess and p.alt_group[i] is not None
         for op in p.ops[i]:
             if op.src == Src.UNKNOWN:       # unmodelled (objtool is silent too): the stack-writes check's

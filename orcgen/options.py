@@ -40,6 +40,11 @@ class Options:
     noreturns: frozenset = frozenset()
     userspace: bool = False
     keep_going: bool = False
+    # A callee-saved register loaded through a register that points into the
+    # frame (OpenSSL's `lea 0xc8(%rsp),%rax; mov -0x10(%rax),%rbp`) is restored.
+    # objtool models loads through %rsp/%rbp only, so ORC would change: the DWARF
+    # diff turns it on, objtool's commands never.
+    frame_loads: bool = False
 
     @classmethod
     def from_objtool_args(cls, args: list[str]) -> tuple["Options", list[str]]:

@@ -45,3 +45,34 @@ def test_undefined_return_address_is_the_end_of_stack_marker():
 def test_glibc_start_files_do_not_break_unwinding():
     for n in ("crt1.o", "Scrt1.o"):
         assert not _diff(os.path.join(LIBDIR, n)).breaking, n
+
+
+def test_restores_through_a_register_pointing_into_the_frame():
+    """rsaz-x86_64.o: `lea 0x30(%rsp),%rax; mov -0x10(%rax),%rbp` restores rbp;
+    the diff follows it (Options.frame_loads), objtool's model does not."""
+    rep = _diff(os.path.join(FP, "frame_loads.o"))
+    assert not rep.disagreements, [(d.first, d.cls, d.kind) for d in rep.disagreements]
+    assert rep.tally.compared == rep.tally.agreeing == rep.tally.instructions
+
+
+def test_frame_loads_leave_orc_as_objtool_has_it():
+    """The same load changes nothing in objtool's model: ORC keeps rbp saved."""
+    from orcgen.pipeline import analyze_elf
+    path = os.path.join(FP, "frame_loads.o")
+    plain = analyze_elf(ElfFile.from_path(path), Options(orc=True), cache=None).orc
+    loads = analyze_elf(ElfFile.from_path(path), Options(orc=True, frame_loads=True), cache=None).orc
+    assert plain != loads          # the option is what makes the difference
+    assert [r.entry for r in plain][-1] != [r.entry for r in loads][-1] or len(plain) != len(loads)
+
+
+@pytest.mark.skipif(not os.path.exists(os.path.join(LIBDIR, "libcrypto.a")), reason="libssl-dev not installed")
+def test_openssl_rsaz_and_bss_conn_do_not_break_unwinding(tmp_path):
+    import subprocess
+    names = subprocess.run(["ar", "t", os.path.join(LIBDIR, "libcrypto.a")], capture_output=True,
+                           text=True, check=True).stdout.split()
+    want = [n for n in names if n.endswith(("rsaz-x86_64.o", "bss_conn.o"))]
+    assert len(want) == 2, want
+    subprocess.run(["ar", "x", os.path.join(LIBDIR, "libcrypto.a")] + want, cwd=tmp_path, check=True)
+    for n in want:
+        rep = _diff(str(tmp_path / n))
+        assert not rep.breaking, (n, [(d.first, d.cls, d.kind) for d in rep.disagreements if d.breaks_unwinding])

@@ -41,7 +41,8 @@ def _with_writes(ins: Insn, writes: tuple[int, ...]) -> Insn:
     """`ins` plus a Src.UNKNOWN op for each %rsp/%rbp write objtool's ops leave out."""
     if not ins.ops:
         return ins._replace(ops=_UNKNOWN_OPS[writes])
-    modelled = [o.dest_reg for o in ins.ops if o.dest == Dest.REG]
+    modelled = [o.dest_reg for o in ins.ops if o.dest == Dest.REG and not (
+        o.src == Src.REG_INDIRECT and o.src_reg not in (SP, BP))]    # not objtool's: see _CS_HW
     extra = tuple(_UNKNOWN_WRITE[r] for r in writes if r not in modelled)
     return ins._replace(ops=ins.ops + extra) if extra else ins
 
@@ -198,7 +199,8 @@ class X86Decoder:
                     append(new(Insn, (off, size, other, 0, ops)))
                 elif rex_one[b][op][modrm] == 2 and (
                         modrm >= 0xC0 or ((modrm & 7) not in (4, 5) and
-                                          not (op == 0x89 and ((modrm >> 3) & 7) == 4 and not b & 4))):
+                                          not (op == 0x89 and ((modrm >> 3) & 7) == 4 and not b & 4) and
+                                          not (op == 0x8B and ((modrm >> 3) & 7) + 2 * (b & 4) in _CS_HW))):
                     # no %rsp/%rbp write; 8b register form, or memory not based on sp/bp
                     append(new(Insn, (off, size, other, 0, no_ops)))
                 else:
@@ -437,6 +439,11 @@ def _modrm_at(code: bytes, q: int, rex: int) -> tuple[int, int, int, int, int, i
     return modrm, mod, reg, rm, sib_index, sib_base, disp
 
 
+# Callee-saved registers in hardware numbering (rbx, rbp, r12-r15): loads into
+# them through any base register are reported (see the 8b case of _decode_w).
+_CS_HW = frozenset({3, 5, 12, 13, 14, 15})
+
+
 def _decode_w(code: bytes, off: int, size: int, p: int, op1: int, rex: int) -> Insn:
     """The REX.W forms of the opcodes in _W_ONLY (arch/x86/decode.c's 64-bit cases):
     moves, adds and leas that can change or save the stack and frame pointers."""
@@ -501,6 +508,13 @@ def _decode_w(code: bytes, off: int, size: int, p: int, op1: int, rex: int) -> I
                 return Insn(off, size, Kind.OTHER,
                             ops=(StackOp(Src.REG_INDIRECT, Dest.REG, src_reg=HW2DW[r],
                                          src_off=disp, dest_reg=HW2DW[reg]),))
+        if mem_base >= 0 and reg in _CS_HW:
+            # mov disp(%reg), %callee_saved: not objtool's (it models %rsp/%rbp bases only);
+            # the core applies it only with Options.frame_loads (a restore through a
+            # register pointing into the frame, as OpenSSL's perlasm epilogues do)
+            return Insn(off, size, Kind.OTHER,
+                        ops=(StackOp(Src.REG_INDIRECT, Dest.REG, src_reg=HW2DW[mem_base],
+                                     src_off=disp, dest_reg=HW2DW[reg]),))
         return Insn(off, size, Kind.OTHER)
     if op1 == 0x8D:
         if mod == 3 or is_rip or base < 0:

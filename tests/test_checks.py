@@ -147,6 +147,23 @@ def test_sarif_validates_against_the_published_schema(argv, capsys):
         assert r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
 
 
+def test_sarif_and_json_for_every_kind_of_check(capsys):
+    """One run with every check enabled over fixtures that give findings of
+    objtool's checks, stack-writes, kcfi and dwarf-cfi: valid SARIF, and JSON."""
+    jsonschema, schema = _sarif_schema()
+    files = [NOFP, FALLS, os.path.join(FIXTURES, "dwarf", "cfi-x86.o"),
+             os.path.join(FIXTURES, "kcfi", "override-x86-11.o"),
+             os.path.join(FIXTURES, "stack_writes", "stack_writes.o")]
+    argv = ["check", "--no-cache", "--stackval", "--enable", "all"]
+    _, out, _ = run(argv + ["--format", "sarif"] + files, capsys)
+    log = json.loads(out)
+    jsonschema.validate(log, schema)
+    checks = {r["ruleId"].split("/")[0] for r in log["runs"][0]["results"]}
+    assert {"stack", "frame-pointer", "stack-writes", "kcfi", "dwarf-cfi"} <= checks, checks
+    _, out, _ = run(argv + ["--format", "json"] + files, capsys)
+    assert {f["check"] for d in json.loads(out)["files"] for f in d["findings"]} == checks
+
+
 def test_sarif_input_error_is_a_notification(tmp_path, capsys):
     jsonschema, schema = _sarif_schema()
     bad = tmp_path / "bad.o"

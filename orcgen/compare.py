@@ -152,6 +152,10 @@ class Comparison:
     only_a: tuple[str, ...]
     only_b: tuple[str, ...]
     errors: tuple[tuple[str, str, str], ...]      # (side label, object, reason)
+    # functions (object key, name) with a breaking disagreement: on both sides, only in A, only in B
+    breaking_both: tuple[tuple[str, str], ...] = ()
+    breaking_only_a: tuple[tuple[str, str], ...] = ()
+    breaking_only_b: tuple[tuple[str, str], ...] = ()
 
 
 def rate(n: int, d: int) -> float:
@@ -301,6 +305,14 @@ def compare(label_a: str, path_a: str, res_a: dict[str, ObjectResult],
     for label, res in ((label_a, res_a), (label_b, res_b)):
         errors += [(label, res[k].name, res[k].error) for k in sorted(res) if res[k].error]
     matched = tuple(k for k in sorted(keys_a & keys_b) if not res_a[k].error and not res_b[k].error)
+    brk_a, brk_b = (_breaking(res, matched) for res in (res_a, res_b))
     return Comparison(aggregate(label_a, path_a, [res_a[k] for k in matched]),
                       aggregate(label_b, path_b, [res_b[k] for k in matched]),
-                      matched, tuple(sorted(keys_a - keys_b)), tuple(sorted(keys_b - keys_a)), tuple(errors))
+                      matched, tuple(sorted(keys_a - keys_b)), tuple(sorted(keys_b - keys_a)), tuple(errors),
+                      tuple(sorted(brk_a & brk_b)), tuple(sorted(brk_a - brk_b)), tuple(sorted(brk_b - brk_a)))
+
+
+def _breaking(res: dict[str, ObjectResult], keys) -> set[tuple[str, str]]:
+    """(object key, function) of the functions with an FDE and a breaking disagreement:
+    the same source function is named alike in both builds, so the sets pair them."""
+    return {(k, f.name) for k in keys for f in res[k].functions if f.has_fde and f.breaking}

@@ -146,6 +146,11 @@ def test_figures_are_diffs_own(builds):
     assert doc["a"]["headline"]["per_function"]["compiler"] < doc["a"]["headline"]["per_function"]["breaking"]
     assert "asm" in {r["origin"] for r in doc["a"]["classes"]["cfa"]["breaks"]["list"]}
     assert sum(doc["a"]["distribution"]["functions"]) == doc["a"]["functions"]
+    # pairs: ffs.o breaks nowhere; sub/cfi.o's functions differ by name between the two objects
+    p = doc["pairs"]
+    assert p["breaking_both"] + len(p["breaking_only_a"]) == doc["a"]["headline"]["per_function"]["breaking"]
+    assert p["breaking_both"] + len(p["breaking_only_b"]) == doc["b"]["headline"]["per_function"]["breaking"]
+    assert {x["object"] for x in p["breaking_only_a"] + p["breaking_only_b"]} == {"sub/cfi"}
 
 
 def test_matching_by_relative_path(builds):

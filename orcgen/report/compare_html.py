@@ -188,6 +188,10 @@ def render(c: Comparison) -> str:
                      " (%d estimated from byte ranges)" % s.estimated_instructions if s.estimated_instructions
                      else "", s.objects, s.instructions, s.uncovered_instructions, s.functions_without_fde))
     h.append("</div>")
+    h.append('<p id="pairs">Functions paired by object and name that break unwinding in both builds: %d; '
+             "only in %s: %d; only in %s: %d (listed below the class lists).</p>" % (
+                 len(c.breaking_both), escape(c.a.label), len(c.breaking_only_a), escape(c.b.label),
+                 len(c.breaking_only_b)))
     h.append('<h2 id="meaning">What the rates mean</h2><dl>')
     h += ["<dt>%s</dt><dd>%s</dd>" % (escape(k), escape(v)) for k, v in DEFINITIONS]
     h.append("<dt>classes</dt><dd>cfa: the CFA rule; return-address: where the return address is; "
@@ -210,6 +214,11 @@ def render(c: Comparison) -> str:
         lst, used = _lists(c, s)
         h += lst or ["<p>%s: none.</p>" % escape(s.label)]
         evidence_of.append((s, used))
+    for s, pairs in ((c.a, c.breaking_only_a), (c.b, c.breaking_only_b)):
+        if pairs:
+            h.append("<h3>Breaking unwinding only in %s (%d functions)</h3><p>%s%s</p>" % (
+                escape(s.label), len(pairs), ", ".join("%s: %s" % (escape(k), escape(f)) for k, f in pairs[:MAX_LIST]),
+                " ..." if len(pairs) > MAX_LIST else ""))
     h.append('<h2 id="evidence">Evidence</h2>')
     for s, used in evidence_of:
         sid = _side_id(c, s)

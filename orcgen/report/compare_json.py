@@ -5,7 +5,11 @@
      "definitions": {name: text},
      "objects": {"matched": n, "only_a": [key], "only_b": [key],
                  "errors": [{"side", "object", "reason"}]},
-     "a": side, "b": side}
+     "a": side, "b": side,
+     "pairs": {"breaking_both": n, "breaking_only_a": [{"object", "function"}], "breaking_only_b": [...]}}
+
+"pairs" pairs functions by object key and name: those that break unwinding in
+both builds, or in one only.
 
 A side: label, path, objects, functions (with an FDE), functions_without_fde,
 instructions, compared, "headline" {"per_function": {"breaking", "functions",
@@ -63,6 +67,9 @@ def document(c: Comparison) -> dict:
         "objects": {"matched": len(c.matched), "only_a": list(c.only_a), "only_b": list(c.only_b),
                     "errors": [{"side": s, "object": o, "reason": r} for s, o, r in c.errors]},
         "a": side(c.a), "b": side(c.b),
+        "pairs": {"breaking_both": len(c.breaking_both),
+                  "breaking_only_a": [{"object": k, "function": f} for k, f in c.breaking_only_a],
+                  "breaking_only_b": [{"object": k, "function": f} for k, f in c.breaking_only_b]},
     }
 
 

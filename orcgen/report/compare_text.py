@@ -70,6 +70,9 @@ def render(c: Comparison, functions: bool = False) -> str:
     out.append("headline (per function: share of functions with an FDE with at least one disagreement "
                "that breaks unwinding; per instruction: compared instructions that break unwinding / compared):")
     out += ["  " + headline(s) for s in (c.a, c.b)]
+    out.append("  functions (paired by object and name) that break unwinding in both: %d, only in %s: %d, "
+               "only in %s: %d" % (len(c.breaking_both), c.a.label, len(c.breaking_only_a), c.b.label,
+                                   len(c.breaking_only_b)))
     out.append("")
     out += ["%s: %s" % kv for kv in DEFINITIONS]
     for what, keys in (("only in A", c.only_a), ("only in B", c.only_b)):
@@ -82,6 +85,11 @@ def render(c: Comparison, functions: bool = False) -> str:
         out.append("unreadable (%d):" % len(c.errors))
         out += ["  %s: %s: %s" % e for e in c.errors]
     if functions:
+        for label, pairs in ((c.a.label, c.breaking_only_a), (c.b.label, c.breaking_only_b)):
+            if pairs:
+                out.append("")
+                out.append("breaking unwinding only in %s (%d functions):" % (label, len(pairs)))
+                out += ["  %s: %s" % p for p in pairs]
         for s in (c.a, c.b):
             for st in s.classes:
                 if not st.refs:

@@ -121,6 +121,13 @@ def unwinder_view(d: Disagreement, machine: str, flavour: str = "") -> list[str]
                 "exception thrown from a callee of this code calls std::terminate. (Code written in "
                 "assembly, a `.S` file or a top-level `asm`, has no FDE unless its author wrote CFI "
                 "directives: that is not the compiler's doing.)" % pc]
+    if d.cls in (FP_CLS, REG_CLS) and d.kind == "restored-early":
+        r = d.register.split()[0] if d.register else "the register"
+        return ["At PC %s the table says the caller's %s is back in %s (DW_CFA_restore or no rule), but the "
+                "code has not restored it yet: it is still %s, and %s holds %s's own value. An unwinder or "
+                "debugger stopped here gives the caller that value for %s%s." % (
+                    pc, r, r, d.computed, r, d.function, r,
+                    ", and the caller's CFA, where it is %s-based, is wrong" % r if d.cls == FP_CLS else "")]
     if d.cls in (FP_CLS, REG_CLS):
         r = d.register.split()[0] if d.register else "the register"
         m = re.fullmatch(r"saved at cfa([+-]\d+)", d.declared)

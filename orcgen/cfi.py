@@ -110,7 +110,7 @@ class OpContext(NamedTuple):
     next_is_hint: bool     # the next instruction carries an unwind hint
     stackval: bool         # --stackval: track rbp used as a scratch register
     frame_records: bool    # the ABI's frame records are addressed by FP (arm64)
-    frame_loads: bool = False  # Options.frame_loads: follow loads through frame pointers in registers
+    precise: bool = False  # Options.precise: orcgen's refinements of objtool's model
 
 
 class StackError(Exception):
@@ -259,11 +259,19 @@ def apply_op(s: CfiState, op: StackOp, abi: Abi, init: Cfi, ctx: OpContext) -> N
         elif src == Src.REG_INDIRECT and sr not in (SP, BP):
             # mov disp(%reg), %callee_saved: the back-end reports these loads, objtool has
             # no such operation (its rules below assume an %rsp/%rbp base), so they count
-            # only with Options.frame_loads, where %reg holds CFA + k (lea k'(%rsp), %reg).
-            if ctx.frame_loads and vals[2 * sr] == CFA and regs[2 * dr] == CFA and \
+            # only with Options.precise, where %reg holds CFA + k (lea k'(%rsp), %reg).
+            if ctx.precise and vals[2 * sr] == CFA and regs[2 * dr] == CFA and \
                     op.src_off + vals[2 * sr + 1] == regs[2 * dr + 1]:
                 _restore_reg(s, init, dr)
         elif src == Src.REG_INDIRECT:
+            # mov (%rbp), %rbp reloads rbp from its own slot; objtool's first rule
+            # below moves the CFA to SP and so never sees the restore
+            reload = ctx.precise and sr == s.cfa_base and regs[2 * dr] == CFA and \
+                op.src_off == regs[2 * dr + 1] + s.cfa_offset
+            if reload and not s.drap and dr == s.cfa_base and dr == BP:
+                s.cfa_base, s.cfa_offset = SP, s.stack_size
+                _restore_reg(s, init, dr)
+                return
             if not s.drap and dr == s.cfa_base and dr == BP:
                 # mov disp(%rsp), %rbp
                 s.cfa_base, s.cfa_offset = SP, s.stack_size

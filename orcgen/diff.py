@@ -44,7 +44,7 @@ def diff_object(elf, opts, prefer: str = "auto", flavour: str | None = None) -> 
     fl = resolve(elf, opts.userspace, flavour)
     if fl.userspace != opts.userspace:
         opts = opts.with_(userspace=fl.userspace)
-    opts = opts.with_(frame_loads=True)
+    opts = opts.with_(precise=True)
     be = backend_for(elf.machine, elf.machine_name)
     table = read_cfi(elf, prefer, be.abi.reg_name)
     res = analyze_elf(elf, opts, keep_program=True)

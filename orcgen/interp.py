@@ -16,9 +16,11 @@ from .backend import UNDEFINED
 from .cfg import is_sibling_call
 from .cfi import CfiState, OpContext, StackError, apply_op, has_modified_stack_frame, \
     has_valid_stack_frame, mismatch
+from .ibt import validate_ibt
 from .insn import Dest, Kind, Src
 from .program import Program
 from .symbols import Sym
+from .unret import validate_unrets
 
 
 class Walk:
@@ -68,6 +70,12 @@ class Interpreter:
             warnings += self.validate_unwind_hints()
             if not warnings:
                 self.validate_reachable_instructions()
+        elif o.noinstr:
+            self.validate_noinstr_sections()
+        if o.unret:
+            validate_unrets(p, self.next_to_validate)
+        if o.ibt:
+            validate_ibt(p)
         if o.sls:
             self.validate_sls()
         if o.prefix:
@@ -77,10 +85,10 @@ class Interpreter:
         cfi = CfiState.from_cfi(self.init if func_entry else self.p.init_cfi)
         return Walk(cfi, noinstr=self.opts.link and self.opts.noinstr and cs.noinstr)
 
-    def validate_functions(self) -> int:
+    def validate_functions(self, code=None) -> int:
         p = self.p
         warnings = 0
-        for cs in p.code:
+        for cs in p.code if code is None else code:
             for f in p.symtab.section(cs.sec.index).ordered:
                 if f.type != 2:                       # STT_FUNC
                     continue
@@ -101,12 +109,25 @@ class Interpreter:
             w.uaccess = f.uaccess_safe
         return self.validate_branch(p.func(i), i, w)
 
-    def validate_unwind_hints(self) -> int:
+    def validate_noinstr_sections(self) -> int:
+        """--noinstr without --orc/--stackval/--uaccess: only the noinstr sections
+        are walked (objtool's validate_noinstr_sections()), each one's functions
+        and then its unwind hints; no ORC comes of it."""
+        warnings = 0
+        for name in (".noinstr.text", ".entry.text", ".cpuidle.text"):
+            sec = self.p.section_named(name)
+            cs = self.p.code_by_secno.get(sec.index) if sec is not None else None
+            if cs is not None:
+                warnings += self.validate_functions([cs])
+                warnings += self.validate_unwind_hints([cs])
+        return warnings
+
+    def validate_unwind_hints(self, code=None) -> int:
         p = self.p
         if not p.has_hints:
             return 0
         warnings = 0
-        for cs in p.code:
+        for cs in p.code if code is None else code:
             w = self.new_walk(cs, False)
             for i in p.section_insns(cs):
                 if p.hint[i] and not p.visited[i] and not p.ignore[i]:
@@ -281,10 +302,13 @@ class Interpreter:
     def _handle_ops(self, i: int, nxt: int, w: Walk) -> int:
         p = self.p
         ctx = OpContext(p.func(i) is not None, nxt >= 0 and bool(p.hint[nxt]),
-                        self.opts.stackval, self.abi.frame_records, self.opts.frame_loads)
+                        self.opts.stackval, self.abi.frame_records, self.opts.precise)
         track_flags = self.opts.uaccess and p.alt_group[i] is not None
         for op in p.ops[i]:
             if op.src == Src.UNKNOWN:       # unmodelled (objtool is silent too): the stack-writes check's
+                if self.opts.precise and op.dest_reg == self.abi.sp and w.cfi.cfa_base == self.abi.sp:
+                    w.cfi.cfa_base, w.cfi.cfa_offset = UNDEFINED, 0      # the CFA is unknown from here
+                    w.cfi.frozen = None
                 continue
             try:
                 apply_op(w.cfi, op, self.abi, self.init, ctx)

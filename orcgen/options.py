@@ -40,11 +40,13 @@ class Options:
     noreturns: frozenset = frozenset()
     userspace: bool = False
     keep_going: bool = False
-    # A callee-saved register loaded through a register that points into the
-    # frame (OpenSSL's `lea 0xc8(%rsp),%rax; mov -0x10(%rax),%rbp`) is restored.
-    # objtool models loads through %rsp/%rbp only, so ORC would change: the DWARF
-    # diff turns it on, objtool's commands never.
-    frame_loads: bool = False
+    # orcgen's own refinements of objtool's model, which would change ORC, so
+    # the DWARF diff turns them on and objtool's commands never: a callee-saved
+    # register loaded back from its slot is restored, also through a register
+    # that points into the frame (OpenSSL's `lea 0xc8(%rsp),%rax; mov
+    # -0x10(%rax),%rbp`) and by `mov (%rbp),%rbp`; SP written in a way the model
+    # cannot follow (Src.UNKNOWN) leaves an SP-based CFA unknown.
+    precise: bool = False
 
     @classmethod
     def from_objtool_args(cls, args: list[str]) -> tuple["Options", list[str]]:

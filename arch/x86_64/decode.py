@@ -510,7 +510,7 @@ def _decode_w(code: bytes, off: int, size: int, p: int, op1: int, rex: int) -> I
                                          src_off=disp, dest_reg=HW2DW[reg]),))
         if mem_base >= 0 and reg in _CS_HW:
             # mov disp(%reg), %callee_saved: not objtool's (it models %rsp/%rbp bases only);
-            # the core applies it only with Options.frame_loads (a restore through a
+            # the core applies it only with Options.precise (a restore through a
             # register pointing into the frame, as OpenSSL's perlasm epilogues do)
             return Insn(off, size, Kind.OTHER,
                         ops=(StackOp(Src.REG_INDIRECT, Dest.REG, src_reg=HW2DW[mem_base],

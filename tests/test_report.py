@@ -143,3 +143,34 @@ def test_producer_is_read_from_debug_info(tmp_path, cc, dwarf):
     subprocess.run([cc, "-O2", "-c", str(src), "-o", str(tmp_path / "n.o")], check=True)
     tc = identify(ElfFile.from_path(str(tmp_path / "n.o")))
     assert tc.producer is None and tc.flags is None and tc.comment
+
+
+GCC_DRAP = os.path.join(HERE, "fixtures", "report", "gcc-drap-r13.o")
+GCC_FENTRY = os.path.join(HERE, "fixtures", "report", "gcc-fentry-nested.o")
+
+
+def test_gcc_early_restore_of_the_drap_register(capsys):
+    status, out, _ = report(capsys, GCC_DRAP, "--function", "inner.0")
+    assert status == 0
+    assert out.startswith("# [GNU C17 12.2.0, x86-64] wrong callee-saved register rule in inner.0 at inner.0+0x44\n")
+    assert "GCC Bugzilla, https://gcc.gnu.org/bugzilla/" in out
+    s = sections(out)
+    assert "-mno-red-zone -mtune=generic -march=x86-64 -g -O2 -fasynchronous-unwind-tables" in \
+        s["## Compiler, target and flags"].split("- Flags:")[1]
+    assert "- Finding: callee-saved restored-early r13, does not break unwinding" in s["## What is wrong"]
+    assert "DW_CFA_restore: r13 (r13) at inner.0+0x44" in s["## What is wrong"]
+    assert "the caller's r13 is back in r13 (DW_CFA_restore or no rule), but the code has not restored it yet: " \
+        "it is still saved at cfa-16" in s["## What an unwinder computes there"]
+    w = s["## Disassembly with the declared CFI rows and the computed state"]
+    assert "-> inner.0+0x44  popq %rbp" in w and "!  inner.0+0x49  popq %r13" in w
+
+
+def test_gcc_fentry_push_without_cfi_is_flagged_as_asm_like(capsys):
+    status, out, _ = report(capsys, GCC_FENTRY)
+    assert status == 0
+    assert "wrong CFA in inner.0 at inner.0+0x2 (breaks unwinding)" in out.splitlines()[0]
+    s = sections(out)
+    assert "**Probably not a compiler bug:**" in s["## Summary"]      # no CFI row at all: the asm-like shape
+    assert "after `pushq %r10` at inner.0+0x0" in s["## Summary"]
+    assert "reads the return address from [rsp] (its CFA-8), which is the real CFA-16" in \
+        s["## What an unwinder computes there"]

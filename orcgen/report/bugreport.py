@@ -176,7 +176,9 @@ def render(rep: FileReport, d: Disagreement, tc: Toolchain, cc: str | None = Non
          ] + ([
          "**Probably not a compiler bug:** the stack pointer moves here in a way no CFI row describes at all, "
          "which is what an inline `asm` statement does (the compiler cannot see inside it) or a builtin "
-         "expanded like one. Check the source for asm at this place before filing.", ""]
+         "expanded like one. Check the source for asm at this place before filing: where it has none, the "
+         "compiler emitted these instructions without CFI itself (GCC's `-pg -mfentry` push of the static "
+         "chain is one) and it is a compiler bug.", ""]
              if d.origin == ASM_ORIGIN else []) + [
          "## Compiler, target and flags", "",
          "- Compiler: " + tc.compiler,

@@ -381,15 +381,21 @@ class _Diff:
 
     def gaps(self) -> None:
         """Function code no FDE covers.  A gap of only nop/int3 is padding (the
-        kernel's __pfx_ symbols, alignment), which nothing unwinds from."""
+        kernel's __pfx_ symbols, alignment), which nothing unwinds from; an
+        alternative's replacement (arm64 keeps them at the end of .text, in
+        `.subsection 1`) never runs where it lies: it is copied over the
+        original, whose FDE covers it there."""
         p = self.p
+
+        def uncovered(i: int) -> bool:
+            g = p.alt_group[i]
+            return i not in self.owner and p.func(i) is not None and (g is None or g.orig_group is None)
         for cs in p.code:
             if not cs.text:
                 continue
             run: list[int] = []
             for i in range(cs.first, cs.end + 1):
-                if i < cs.end and i not in self.owner and p.func(i) is not None and \
-                        (not run or p.func(i) is p.func(run[-1])):
+                if i < cs.end and uncovered(i) and (not run or p.func(i) is p.func(run[-1])):
                     run.append(i)
                     continue
                 if run and any(p.kind[j] not in (Kind.NOP, Kind.TRAP) for j in run):
@@ -397,7 +403,7 @@ class _Diff:
                         self.tally(j).update(("instructions", "d:" + COVER_CLS))
                     self.runs(None, [(j, None, False, [Check("coverage", -1, "disagree", "no-fde", "(no FDE)", "")])
                                      for j in run])
-                run = [i] if i < cs.end and i not in self.owner and p.func(i) is not None else []
+                run = [i] if i < cs.end and uncovered(i) else []
 
     # -- evidence -----------------------------------------------------------------
 

@@ -273,3 +273,11 @@ def test_compiler_cfa_disagreement_is_not_asm():
 def _elf(path):
     with open(path, "rb") as f:
         return ElfFile(f.read(), path)
+
+
+def test_alternative_replacement_outside_functions_is_not_uncovered():
+    """arm64 ALTERNATIVE() replacements sit in `.subsection 1` (the end of .text,
+    no FDE); they run only when copied over the original, which is covered."""
+    rep = diff_object(_elf(os.path.join("tests", "fixtures", "asm", "alt-subsection-arm64.o")), Options())
+    assert not rep.disagreements, [(d.first, d.cls, d.kind) for d in rep.disagreements]
+    assert rep.tally.instructions == rep.tally.agreeing == 6

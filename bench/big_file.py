@@ -1,0 +1,78 @@
+# SPDX-License-Identifier: GPL-2.0-only
+"""orcgen and objtool on one large file, in the same run: wall time and peak RSS.
+
+    python bench/big_file.py FILE [--args "objtool args"] [--objtool PATH] [--orcgen-only]
+
+FILE is an input as objtool got it (a defconfig build's vmlinux.o.pre, kept by
+bench/defconfig-build.sh's wrapper; ARGS from its objtool-args.log) or any
+large object or library (then `orcgen check`, and objtool `--dry-run`).  Each
+tool runs on its own copy (objtool rewrites its input); both are measured
+with wait4()'s rusage (ru_maxrss of the child, wall time around it), and the
+ratios printed.  orcgen runs without its cache, as a first build would.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+DEFAULT_OBJTOOL = "/usr/lib/linux-kbuild-6.12.117+deb12/tools/objtool/objtool"
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def measure(cmd: list[str], env: dict) -> tuple[float, int, int, str]:
+    """(wall seconds, peak RSS bytes, exit status, last stderr lines) of one child."""
+    t0 = time.perf_counter()
+    p = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    err = p.stderr.read()
+    _pid, status, ru = os.wait4(p.pid, 0)
+    wall = time.perf_counter() - t0
+    tail = "\n".join(err.decode(errors="replace").splitlines()[-3:])
+    return wall, ru.ru_maxrss * 1024, os.waitstatus_to_exitcode(status), tail
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("file")
+    ap.add_argument("--args", default="", help="objtool's arguments for this file (kernel inputs)")
+    ap.add_argument("--objtool", default=DEFAULT_OBJTOOL)
+    ap.add_argument("--orcgen-only", action="store_true")
+    a = ap.parse_args()
+    env = dict(os.environ, SRCARCH="x86", ORCGEN_NO_CACHE="1")
+    env.pop("ORCGEN_WORKER", None)
+    size = os.path.getsize(a.file)
+    tmp = tempfile.mkdtemp(prefix="orcgen-big-")
+    try:
+        args = a.args.split()
+        rows = []
+        tools = [] if a.orcgen_only else ["objtool"]
+        for tool in tools + ["orcgen"]:
+            copy = os.path.join(tmp, tool + "-" + os.path.basename(a.file).replace(".pre", ""))
+            shutil.copy(a.file, copy)
+            if tool == "objtool":
+                cmd = [a.objtool] + (args or ["--orc", "--dry-run"]) + [copy]
+            elif args:
+                cmd = [sys.executable, os.path.join(ROOT, "bin", "orcgen-objtool")] + args + [copy]
+            else:
+                cmd = [sys.executable, os.path.join(ROOT, "bin", "orcgen"), "check", copy]
+            wall, rss, st, tail = measure(cmd, env)
+            rows.append((tool, wall, rss, st))
+            print("%-8s wall %8.2f s  peak RSS %8.1f MB (%.1fx the file)  exit %d%s" % (
+                tool, wall, rss / 2**20, rss / size, st, ("\n    " + tail.replace("\n", "\n    ")) if tail else ""),
+                flush=True)
+            os.unlink(copy)
+        if len(rows) == 2:
+            (_, w0, r0, _), (_, w1, r1, _) = rows
+            print("orcgen / objtool: wall %.2fx, peak RSS %.2fx  (%s, %.1f MB)" % (
+                w1 / w0, r1 / r0, a.file, size / 2**20))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

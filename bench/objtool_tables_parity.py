@@ -29,6 +29,17 @@ difference is counted as "deliberate" and the object as identical otherwise.
 It prints the count of objects with each kind of difference, a few examples
 (--show), and "N/M objects identical".  --baseline compares NAME.o.pre with
 NAME.o instead (what objtool changes).  Exit status 0 when all are identical.
+
+    python bench/objtool_tables_parity.py --objtool OBJTOOL --args "ARGS" PATH...
+
+runs the reference objtool itself (SRCARCH=x86 OBJTOOL ARGS copy.o) and
+`orcgen objtool ARGS copy.o` on two copies of each object, so any argument
+set can be compared on any object (an IBT build's objects are the compiler's
+output, with no NAME.o.pre).  PATH is an object or a directory (every *.o
+under it but *.mod.o, built-in*.o and the tools/ and scripts/ trees).  Besides
+the objects, the warnings are compared ("warnings": objtool's stderr with
+"objtool" read as "orcgen") and the exit statuses; --time reports both tools'
+wall time and peak RSS (/usr/bin/time -v, orcgen as a subprocess then).
 The ELF reading here is its own (not orcgen's), so the two cannot share a bug.
 """
 from __future__ import annotations
@@ -254,27 +265,122 @@ def one(job: tuple[str, str, list[str], bool]) -> tuple[str, list[tuple[str, str
         return obj, [("crash " + type(e).__name__, str(e)[:200])], ""
 
 
+def _objects(paths: list[str]) -> list[str]:
+    out = []
+    for p in paths:
+        if os.path.isdir(p):
+            for root, dirs, files in os.walk(p):
+                dirs[:] = sorted(d for d in dirs if d not in ("tools", "scripts"))
+                out += [os.path.join(root, n) for n in sorted(files)
+                        if n.endswith(".o") and not n.endswith(".mod.o") and not n.startswith("built-in")]
+        else:
+            out.append(p)
+    return out
+
+
+def _timed(cmd: list[str], cwd: str, env: dict, timed: bool) -> tuple[int, str, float, int]:
+    """Run `cmd`: status, stderr, wall seconds, peak RSS in KiB (0 unless `timed`)."""
+    import subprocess
+    t0 = time.time()
+    if timed:
+        cmd = ["/usr/bin/time", "-v", "-o", os.path.join(cwd, ".time")] + cmd
+    r = subprocess.run(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                       text=True, errors="replace")
+    wall, rss = time.time() - t0, 0
+    if timed:
+        with open(os.path.join(cwd, ".time")) as f:
+            for line in f:
+                if "Maximum resident set size" in line:
+                    rss = int(line.rsplit(":", 1)[1])
+    return r.returncode, r.stderr, wall, rss
+
+
+def one_live(job: tuple[str, str, list[str], bool]) -> tuple[str, list[tuple[str, str]], str]:
+    """Both tools on copies of `obj`; the differences (objects, warnings, status)."""
+    tool, obj, args, timed = job
+    env = dict(os.environ, SRCARCH="x86")
+    name = os.path.basename(obj)
+    try:
+        with tempfile.TemporaryDirectory(prefix="otp-") as tmp:
+            runs = {}
+            for who in ("objtool", "orcgen"):
+                d = os.path.join(tmp, who)
+                os.mkdir(d)
+                shutil.copyfile(obj, os.path.join(d, name))
+                if who == "objtool":
+                    cmd = [tool] + args + [name]
+                elif timed:
+                    cmd = [sys.executable, "-m", "orcgen.commands.objtool"] + args + [name]
+                else:
+                    cmd = []
+                if cmd:
+                    runs[who] = _timed(cmd, d, env, timed)
+                else:
+                    cwd = os.getcwd()
+                    os.chdir(d)
+                    try:
+                        t0 = time.time()
+                        rc, err = run_orcgen(args, name)
+                        runs[who] = (rc, err, time.time() - t0, 0)
+                    finally:
+                        os.chdir(cwd)
+                with open(os.path.join(d, name), "rb") as f:
+                    runs[who] += (f.read(),)
+            with open(obj, "rb") as f:
+                before = f.read()
+        (rc_o, err_o, t_o, m_o, want), (rc_g, err_g, t_g, m_g, got) = runs["objtool"], runs["orcgen"]
+        diffs = compare(got, want, before)
+        if rc_o != rc_g:
+            diffs.append(("exit %d, objtool %d" % (rc_g, rc_o), err_g.strip()[-200:]))
+        wo = err_o.replace(": objtool: ", ": orcgen: ").replace("error: objtool:", "error: orcgen:")
+        if wo.splitlines() != err_g.splitlines():
+            lo, lg = wo.splitlines(), err_g.splitlines()
+            k = next((k for k, (x, y) in enumerate(zip(lg, lo)) if x != y), min(len(lo), len(lg)))
+            diffs.append(("warnings", "line %d: %s | objtool: %s (%d vs %d lines)" % (
+                k, lg[k] if k < len(lg) else "-", lo[k] if k < len(lo) else "-", len(lg), len(lo))))
+        stat = ""
+        if timed:
+            stat = "time objtool %.2f s %d KiB, orcgen %.2f s %d KiB" % (t_o, m_o, t_g, m_g)
+        return obj, diffs, stat
+    except Exception as e:            # a crash is a difference too, with its reason
+        return obj, [("crash " + type(e).__name__, str(e)[:200])], ""
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("dir")
+    ap.add_argument("dir", nargs="+", help="corpus (or, with --objtool, objects and directories)")
+    ap.add_argument("--objtool", default="", help="run this objtool on a copy instead of reading NAME.o")
+    ap.add_argument("--args", default="", help="with --objtool: the arguments for both tools")
+    ap.add_argument("--time", action="store_true", help="with --objtool: wall time and peak RSS")
     ap.add_argument("-j", "--jobs", type=int, default=1)
     ap.add_argument("--limit", type=int, default=0, help="only the first N objects")
     ap.add_argument("--show", type=int, default=3, help="examples per kind of difference")
     ap.add_argument("--baseline", action="store_true", help="compare NAME.o.pre with NAME.o")
     ap.add_argument("--only", default="", help="only objects whose path contains this")
     a = ap.parse_args()
-    src, log = corpus_paths(a.dir)
-    args = read_args(log)
-    objs = [o for o in args if os.path.exists(os.path.join(src, o + ".pre")) and a.only in o]
-    if a.limit:
-        objs = objs[:a.limit]
-    jobs = [(src, o, args[o], a.baseline) for o in objs]
+    if a.objtool:
+        objs = [o for o in _objects(a.dir) if a.only in o]
+        if a.limit:
+            objs = objs[:a.limit]
+        jobs: list = [(a.objtool, o, shlex.split(a.args), a.time) for o in objs]
+        fn = one_live
+    else:
+        src, log = corpus_paths(a.dir[0])
+        args = read_args(log)
+        objs = [o for o in args if os.path.exists(os.path.join(src, o + ".pre")) and a.only in o]
+        if a.limit:
+            objs = objs[:a.limit]
+        jobs = [(src, o, args[o], a.baseline) for o in objs]
+        fn = one
     t0 = time.time()
     if a.jobs > 1:
         with mp.Pool(a.jobs) as pool:
-            results = list(pool.imap_unordered(one, jobs, chunksize=2))
+            results = list(pool.imap_unordered(fn, jobs, chunksize=2))
     else:
-        results = [one(j) for j in jobs]
+        results = [fn(j) for j in jobs]
+    if a.objtool and a.time:
+        for obj, _d, stat in sorted(results):
+            print("%s: %s" % (obj, stat))
     kinds: dict[str, list[str]] = collections.defaultdict(list)
     same = deliberate = 0
     for obj, diffs, _err in sorted(results):

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import struct
 
-from . import hints
+from . import hints, ibt
 from .elf import ET_REL, STB_GLOBAL, STB_WEAK, STT_FUNC, STT_NOTYPE, STT_SECTION
 from .findings import Fatal
 from .insn import Kind
@@ -32,6 +32,7 @@ def build(p: Program) -> None:
     if o.uaccess:
         hints.add_uaccess_safe(p)
     hints.add_ignore_alternatives(p)
+    ibt.read_noendbr_hints(p)
     if o.stackval or o.orc or o.uaccess or o.noinstr or o.hack_jump_label:
         add_special_section_alts(p)
     add_jump_destinations(p)
@@ -43,6 +44,7 @@ def build(p: Program) -> None:
     hints.read_unwind_hints(p)
     hints.read_retpoline_hints(p)
     hints.read_instr_hints(p)
+    hints.read_validate_unret_hints(p)
 
 
 # -- special sections: alternatives, jump labels, exception fixups -------------

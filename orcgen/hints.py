@@ -14,6 +14,7 @@ import struct
 from . import cfi as C
 from .elf import STT_FUNC, STT_SECTION
 from .findings import Fatal
+from .ibt import check_iret_regs_hint
 from .insn import Kind
 from .program import Program
 
@@ -209,6 +210,8 @@ def read_unwind_hints(p: Program) -> None:
         if htype == C.HINT_RESTORE:
             p.restore[i] = 1
             continue
+        if htype == C.HINT_REGS_PARTIAL:
+            check_iret_regs_hint(p, i)
         if htype == C.HINT_FUNC:
             p.cfi[i] = p.func_cfi
             continue
@@ -243,3 +246,19 @@ def read_instr_hints(p: Program) -> None:
             if i < 0:
                 raise Fatal("annotation", "bad %s entry" % name)
             p.instr[i] += delta
+
+
+def read_validate_unret_hints(p: Program) -> None:
+    """read_validate_unret_hints(): the instructions VALIDATE_UNRET_BEGIN marks,
+    as `p.unret_begin` (for --unret, orcgen/unret.py)."""
+    out = []
+    name = ".rela.discard.validate_unret"
+    for r in p.rela_of(".discard.validate_unret"):
+        s = p.reloc_sym(r)
+        if s.type != STT_SECTION:
+            raise Fatal("annotation", "unexpected relocation symbol type in %s" % name)
+        i = p.find(s.sec, r.addend)
+        if i < 0:
+            raise Fatal("annotation", "bad .discard.instr_end entry")      # sic, objtool's text
+        out.append(i)
+    p.unret_begin = out

@@ -188,9 +188,6 @@ def subprocess_free_orc(path: str, args: list[str]) -> str:
 @pytest.mark.parametrize("argv,what", [
     (["--orc", "--mcount"], "--mcount (__mcount_loc)"),
     (["--orc", "--mcount", "--mnop"], "--mnop"),
-    (["--orc", "--ibt", "--link"], "--ibt (IBT validation, .ibt_endbr_seal)"),
-    (["--rethunk", "--unret", "--link"], "--unret"),
-    (["--noinstr", "--link"], "--noinstr (noinstr section validation)"),
 ])
 def test_unimplemented_actions_are_errors(tmp_path, argv, what):
     """What orcgen cannot do as objtool would is refused, and the file left alone."""

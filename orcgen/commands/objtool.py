@@ -69,12 +69,6 @@ def not_performed(a: ObjtoolArgs) -> list[str]:
         out.append("--mcount (__mcount_loc)")
         if a.has("mnop"):
             out.append("--mnop (NOPs over __fentry__ calls)")
-    if a.has("ibt"):
-        out.append("--ibt (IBT validation, .ibt_endbr_seal)")
-    if a.has("unret"):
-        out.append("--unret (entry unret validation)")
-    if a.has("noinstr") and not (a.has("orc") or a.has("stackval") or a.has("uaccess")):
-        out.append("--noinstr (noinstr section validation)")
     return out
 
 

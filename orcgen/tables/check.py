@@ -7,6 +7,7 @@
   --cfi                      .cfi_sites
   --rethunk                  .return_sites, and with --hacks=skylake .call_sites
   --prefix=N                 __pfx_ symbols
+  --ibt                      .ibt_endbr_seal
   --orc                      .orc_unwind, .orc_unwind_ip
 
 A table objtool gives up on (a static call whose key is missing) ends the list:
@@ -23,6 +24,7 @@ from .. import cfg
 from ..options import Options
 from ..pipeline import Result
 from . import Edits
+from .ibt import add_endbr_seal
 from .jump_labels import jump_label_nops, rewrite
 from .orc import add_orc
 from .prefix import add_prefix_symbols
@@ -65,6 +67,8 @@ def plan(res: Result, opts: Options, say: Callable[[str], None]) -> Edits | None
         return ed
     if opts.prefix:
         add_prefix_symbols(ed, p, opts.prefix)
+    if opts.ibt:
+        add_endbr_seal(ed, p, opts.module, say)
     if opts.orc and not fatal and not add_orc(ed, res.orc):
         say("file already has .orc_unwind section, skipping")
     return ed

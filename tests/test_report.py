@@ -172,5 +172,5 @@ def test_gcc_fentry_push_without_cfi_is_flagged_as_asm_like(capsys):
     s = sections(out)
     assert "**Probably not a compiler bug:**" in s["## Summary"]      # no CFI row at all: the asm-like shape
     assert "after `pushq %r10` at inner.0+0x0" in s["## Summary"]
-    assert "reads the return address from [rsp] (its CFA-8), which is the real CFA-16" in \
-        s["## What an unwinder computes there"]
+    assert "reads the return address from [rsp] (its CFA-8), which is the real CFA-16 and holds what " \
+        "`pushq %r10` at inner.0+0x0 pushed, not a return address" in s["## What an unwinder computes there"]

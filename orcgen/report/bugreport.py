@@ -93,9 +93,11 @@ def unwinder_view(d: Disagreement, machine: str, flavour: str = "") -> list[str]
                                                    abs(d.cfa_delta), "high" if d.cfa_delta > 0 else "low")]
         if ra_decl is not None:
             slot = d.cfa_delta + ra_decl
+            what = slot_content(slot, comp, d.function, sp_at)
+            if slot == sp_at and d.cause.startswith("`push") and not what.startswith("holds"):
+                what = "holds what %s pushed, not a return address" % d.cause      # the top of the stack
             out.append("It reads the return address from %s (its CFA%+d), which is the real CFA%+d "
-                       "and %s." % (_at(reg, off + ra_decl), ra_decl, slot,
-                                          slot_content(slot, comp, d.function, sp_at)))
+                       "and %s." % (_at(reg, off + ra_decl), ra_decl, slot, what))
         out.append("It then takes %s%+d as the caller's stack pointer, %d bytes off, so every frame above "
                    "this one is unwound from the wrong place (%s)."
                    % (reg, off, abs(d.cfa_delta), _KERNEL_HARM if flavour == "kernel" else _USERSPACE_HARM))

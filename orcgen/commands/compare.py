@@ -171,6 +171,10 @@ def run(args, extra, ap) -> int:
     if args.kernel and opts.userspace:
         ap.error("--kernel and --userspace contradict each other")
     need_work()
+    outputs = [(fmt, dest) for fmt, dest in ((args.format, args.output or "-"), ("json", args.save_json),
+                                             ("html", args.save_html)) if dest]
+    for fmt, _ in outputs:          # imported before the minutes of analysis, not after
+        renderer(fmt)
     _JOB.update(opts=opts, cfi=args.cfi, flavour="kernel" if args.kernel else None)
     label = lambda p: os.path.basename(os.path.normpath(p)) or p  # noqa: E731
     la, lb = args.label_a or label(args.a), args.label_b or label(args.b)
@@ -193,21 +197,21 @@ def run(args, extra, ap) -> int:
     for side, name, reason in cmp.errors:
         sys.stderr.write("orcgen: error: %s: %s\n" % (one_line(name), one_line(reason)))
         status = 2
-    for fmt, dest in ((args.format, args.output or "-"), ("json", args.save_json), ("html", args.save_html)):
-        if dest:
-            _write(dest, render(cmp, fmt, args.functions))
+    for fmt, dest in outputs:
+        _write(dest, renderer(fmt)(cmp, args.functions))
     return status
 
 
-def render(cmp, fmt: str, functions: bool = False) -> str:
+def renderer(fmt: str):
+    """The renderer of a format, `(comparison, functions) -> str`."""
     if fmt == "json":
         from ..report.compare_json import render as r
-        return r(cmp)
+        return lambda c, functions=False: r(c)
     if fmt == "html":
-        from ..report.compare_html import render as r
-        return r(cmp)
-    from ..report.compare_text import render as r
-    return r(cmp, functions)
+        from ..report.compare_html import render as h
+        return lambda c, functions=False: h(c)
+    from ..report.compare_text import render as t
+    return t
 
 
 def _write(dest: str, page: str) -> None:

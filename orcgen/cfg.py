@@ -373,6 +373,8 @@ def _annotate_call_site(p: Program, i: int, sibling: bool) -> None:
             p.retpoline_safe[i] = 1
         return
     if p.opts.mcount and sym.fentry:
+        if sibling:
+            p.warn_insn(i, "mcount", "tail call to __fentry__ !?!?")
         if p.opts.mnop:
             p.kind[i] = Kind.NOP
         return

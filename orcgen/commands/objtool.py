@@ -8,16 +8,18 @@ It takes objtool's command line exactly as kbuild passes it
     orcgen-objtool --dump[=orc] FILE.o
 
 What it does is what objtool 6.12 does for the options of an x86-64 kernel
-build (orcgen/tables/): the analysis (stack validation and the other checks
-orcgen has, warnings on stderr in objtool's format with `orcgen` in place of
-`objtool`), then the tables and rewrites objtool makes -- .static_call_sites,
-.retpoline_sites, .return_sites, .call_sites, .cfi_sites, jump-label JMPs and
-removed calls turned into NOPs, __pfx_ symbols, the ORC sections -- written
-into FILE.o at once.  An option asking for something orcgen does not do
-(--ibt, --mcount, --unret, --noinstr validation) is an error (`orcgen: error:
-not implemented: ...`, status 1, the file untouched), so that nobody
-mistakes the result for objtool's; the output-only options (--verbose,
---backtrace, --sec-address, --stats) are accepted and have no effect.
+build (orcgen/tables/): the analysis (stack validation, --ibt, --unret,
+--noinstr, --sls and the other checks orcgen has, warnings on stderr in
+objtool's format with `orcgen` in place of `objtool`), then the tables and
+rewrites objtool makes -- .static_call_sites, .retpoline_sites,
+.return_sites, .call_sites, .cfi_sites, __mcount_loc, .ibt_endbr_seal,
+jump-label JMPs and removed or --mnop'ed calls turned into NOPs, __pfx_
+symbols, the ORC sections -- written into FILE.o at once.  An action orcgen
+did not do as objtool would is refused (`orcgen: error: not implemented:
+...`, status 1, the file untouched: not_performed()), so that nobody mistakes
+the result for objtool's; objtool 6.12 has none left.  The output-only
+options (--verbose, --backtrace, --sec-address, --stats) are accepted and
+have no effect.
 
 Parsing, validation messages and exit statuses follow objtool 6.12
 (builtin-check.c and libsubcmd): 129 on a usage error, 1 when the options are
@@ -64,12 +66,7 @@ def usage_text() -> str:
 
 def not_performed(a: ObjtoolArgs) -> list[str]:
     """The requested actions that objtool 6.12 would perform and orcgen does not."""
-    out = []
-    if a.has("mcount"):
-        out.append("--mcount (__mcount_loc)")
-        if a.has("mnop"):
-            out.append("--mnop (NOPs over __fentry__ calls)")
-    return out
+    return []
 
 
 def _error(err: TextIO, msg: str) -> None:

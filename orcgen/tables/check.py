@@ -6,6 +6,7 @@
   --retpoline                .retpoline_sites
   --cfi                      .cfi_sites
   --rethunk                  .return_sites, and with --hacks=skylake .call_sites
+  --mcount                   __mcount_loc (and with --mnop the __fentry__ calls NOPed)
   --prefix=N                 __pfx_ symbols
   --ibt                      .ibt_endbr_seal
   --orc                      .orc_unwind, .orc_unwind_ip
@@ -62,6 +63,9 @@ def plan(res: Result, opts: Options, say: Callable[[str], None]) -> Edits | None
                 say("file already has .return_sites, skipping")
             if opts.hack_skylake and not add_site_section(ed, p, ".call_sites", lists.calls):
                 say("file already has .call_sites section, skipping")
+        if opts.mcount and not add_site_section(ed, p, "__mcount_loc", lists.mcount, entsize=8,
+                                                rtype=ed.r_abs64, addralign=8):
+            say("file already has __mcount_loc section, skipping")
     except StaticCallError as e:
         say(str(e))
         return ed

@@ -45,6 +45,9 @@ class Abi:
     # (x86-64) requires all of them; an unwinder needs only the CFA, the frame
     # pointer and the return address, which is what arm64's validation checks.
     joins_compare_all_saved: bool = True
+    # The shadow call stack's pointer (AArch64: x18, -fsanitize=shadow-call-stack):
+    # a return address loaded through it is the caller's (Options.precise only).
+    shadow_stack: int = -1
 
     def reg_name(self, reg: int) -> str:
         return {UNDEFINED: "undef", CFA: "cfa", SP_INDIRECT: "(sp)", BP_INDIRECT: "(fp)"}.get(

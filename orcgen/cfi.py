@@ -263,6 +263,8 @@ def apply_op(s: CfiState, op: StackOp, abi: Abi, init: Cfi, ctx: OpContext) -> N
             if ctx.precise and vals[2 * sr] == CFA and regs[2 * dr] == CFA and \
                     op.src_off + vals[2 * sr + 1] == regs[2 * dr + 1]:
                 _restore_reg(s, init, dr)
+            elif ctx.precise and sr == abi.shadow_stack and dr == abi.ra:
+                _restore_reg(s, init, dr)       # the return address back from the shadow stack
         elif src == Src.REG_INDIRECT:
             # mov (%rbp), %rbp reloads rbp from its own slot; objtool's first rule
             # below moves the CFA to SP and so never sees the restore

@@ -281,3 +281,11 @@ def test_alternative_replacement_outside_functions_is_not_uncovered():
     rep = diff_object(_elf(os.path.join("tests", "fixtures", "asm", "alt-subsection-arm64.o")), Options())
     assert not rep.disagreements, [(d.first, d.cls, d.kind) for d in rep.disagreements]
     assert rep.tally.instructions == rep.tally.agreeing == 6
+
+
+def test_shadow_call_stack_reload_restores_the_return_address():
+    """arm64 -fsanitize=shadow-call-stack: `ldr x30, [x18, #-8]!` is the caller's
+    return address again, as the CFI's DW_CFA_restore x30 says."""
+    rep = diff_object(_elf(os.path.join("tests", "fixtures", "asm", "scs-arm64.o")), Options())
+    assert not rep.breaking, [(d.first, d.cls, d.kind) for d in rep.disagreements]
+    assert rep.tally.ra_agreeing == rep.tally.ra_compared

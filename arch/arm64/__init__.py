@@ -40,7 +40,7 @@ class Arm64Backend:
     data_filler = b"\x1f\x20\x03\xd5"
     abi = Abi(sp=31, fp=29, ra=30, num_regs=96, callee_saved=CALLEE_SAVED,
               cfa_offset_at_entry=0, ra_rule_at_entry=(UNDEFINED, 0), reg_names=REG_NAMES,
-              frame_records=True, joins_compare_all_saved=False)
+              frame_records=True, joins_compare_all_saved=False, shadow_stack=18)
     special_sections = (
         # struct alt_instr { s32 orig_offset; s32 alt_offset; u16 cpucap; u8 orig_len; u8 alt_len; }
         SpecialLayout(".altinstructions", 12, orig=0, new=4, group=True, orig_len=10,

@@ -39,6 +39,10 @@ def _store(reg: int, base: int, off: int) -> StackOp:
     return StackOp(Src.REG, Dest.REG_INDIRECT, src_reg=reg, dest_reg=base, dest_off=off)
 
 
+SCS = 18            # x18, the shadow call stack pointer (Abi.shadow_stack)
+RA = 30             # x30, the link register
+
+
 def _load(reg: int, base: int, off: int) -> StackOp:
     return StackOp(Src.REG_INDIRECT, Dest.REG, src_reg=base, src_off=off, dest_reg=reg)
 
@@ -289,6 +293,9 @@ def _memory_op(off: int, rn: int, kind: int, imm: int, load: int, regs, v: int, 
         ops.append(StackOp(Src.REG, Dest.REG, src_reg=UNKNOWN, dest_reg=FP))
     if load and not v and not regs and (rt == FP or rt2 == FP):
         ops.append(StackOp(Src.REG, Dest.REG, src_reg=UNKNOWN, dest_reg=FP))
+    if load and not v and rn == SCS and any(reg == RA for reg, _ in regs):
+        # ldr x30, [x18, #-8]!: the return address back from the shadow call stack
+        ops.append(_load(RA, SCS, 0 if kind in (1, 3) else imm))
     if load and not v and regs:
         # loads of FP from untracked bases (e.g. from x0) make FP unknown
         if not tracked and (rt == FP or rt2 == FP):

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import struct
 
-from . import hints, ibt
+from . import hints, ibt, pvops
 from .elf import ET_REL, STB_GLOBAL, STB_WEAK, STT_FUNC, STT_NOTYPE, STT_SECTION
 from .findings import Fatal
 from .insn import Kind
@@ -28,6 +28,7 @@ C_JUMP_TABLE_SECTION = ".data.rel.ro.c_jump_table"
 def build(p: Program) -> None:
     """Resolve every edge of the program, in objtool's order."""
     o = p.opts
+    pvops.init_pv_ops(p)
     hints.add_ignores(p)
     if o.uaccess:
         hints.add_uaccess_safe(p)

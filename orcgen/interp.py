@@ -19,6 +19,7 @@ from .cfi import CfiState, OpContext, StackError, apply_op, has_modified_stack_f
 from .ibt import validate_ibt
 from .insn import Dest, Kind, Src
 from .program import Program
+from .pvops import pv_call_dest
 from .symbols import Sym
 from .unret import validate_unrets
 
@@ -340,18 +341,17 @@ class Interpreter:
         d = self._call_dest(i)
         if d is not None:
             return d.name
-        r = self.p.reloc_in(i)
-        if r is not None and self.p.reloc_sym(r).name == "pv_ops":
-            return "pv_ops[%d]" % (r.addend // 8)
+        # objtool 6.12's call_dest_name() would name a pv_ops slot, but looks the
+        # relocation up with insn_reloc(NULL, insn), which is always NULL.
         return "{dynamic}"
 
     def _is_special_call(self, i: int) -> bool:
         d = self._call_dest(i)
         return self.p.kind[i] == Kind.CALL and d is not None and (d.fentry or d.embedded_insn)
 
-    def _noinstr_call_dest(self, f: Sym | None) -> bool:
+    def _noinstr_call_dest(self, f: Sym | None, i: int) -> bool:
         if f is None:
-            return False
+            return pv_call_dest(self.p, i)           # indirect: only a clean pv_ops slot
         cs = self.p.code_by_secno.get(f.sec)
         return bool((cs is not None and cs.noinstr) or f.static_call_tramp
                     or f.name.startswith("__ubsan_handle_"))
@@ -359,7 +359,7 @@ class Interpreter:
     def _validate_call(self, i: int, w: Walk) -> int:
         p = self.p
         d = self._call_dest(i)
-        if w.noinstr and w.instr <= 0 and not self._noinstr_call_dest(d):
+        if w.noinstr and w.instr <= 0 and not self._noinstr_call_dest(d, i):
             p.warn_insn(i, "noinstr", "call to %s() leaves .noinstr.text section" % self._call_dest_name(i))
             return 1
         if w.uaccess and not (d is not None and d.uaccess_safe):

@@ -94,7 +94,12 @@ def run_checks(checks: tuple, ctx: Context, gave_up: bool) -> list[Finding]:
     the check owning it is disabled: without it, the missing ORC is unexplained.
     After giving up, checks that need the walk's states do not run."""
     machine = ctx.elf.machine
-    pos = {(f.kind, f.message, f.where): n for n, (f, _i) in reversed(list(enumerate(ctx.walk_findings)))}
+    # A finding's place in the walk; the same finding twice (objtool's pv_ops[N]
+    # warnings repeat) takes its places in turn.
+    pos: dict[tuple, list[int]] = {}
+    for n, (f, _i) in reversed(list(enumerate(ctx.walk_findings))):
+        pos.setdefault((f.kind, f.message, f.where), []).append(n)
+    end = len(ctx.walk_findings)
     walk_out: list[tuple[int, Finding]] = []
     other: list[Finding] = []
     for c in checks:
@@ -106,7 +111,8 @@ def run_checks(checks: tuple, ctx: Context, gave_up: bool) -> list[Finding]:
             continue
         for f in c.run(ctx):
             if is_walk:
-                walk_out.append((pos.get((f.kind, f.message, f.where), len(pos)), f))
+                places = pos.get((f.kind, f.message, f.where))
+                walk_out.append((places.pop() if places else end, f))
             else:
                 other.append(f)
     claimed = {n for n, _f in walk_out}

@@ -6,7 +6,8 @@ Fixtures (tests/fixtures/ibt, made by its build.sh): gcc objects compiled as an
 IBT kernel build compiles them (-fcf-protection=branch, return thunks,
 padding) and an asm file with every IBT and unret case (relocations to code
 with and without ENDBR, ANNOTATE_NOENDBR, a code range's end, an IRET_REGS
-hint, VALIDATE_UNRET_BEGIN/END paths, .discard.ibt_endbr_noseal), with objtool
+hint, VALIDATE_UNRET_BEGIN/END paths, .discard.ibt_endbr_noseal) and one with
+pv_ops[] slots called from noinstr code, with objtool
 6.12's result for each run as the reference.  The object comparison is
 bench/objtool_tables_parity.py's (its own ELF reader); the warnings must be
 objtool's, line for line.  Facts the tables encode are checked without
@@ -36,7 +37,7 @@ RUNS = {"vmlinux": TABLES + ["--noinstr", "--unret", "--link"],
         "noinstr": ["--noinstr", "--unret", "--link"],
         "mcount": ["--mcount", "--mnop", "--orc", "--ibt", "--link"]}
 CASES = [(n, r) for n in ("ibt", "ibtc") for r in ("vmlinux", "module", "sls", "noinstr")] + \
-    [("ibtc-pg", "mcount")]
+    [("ibtc-pg", "mcount"), ("pvops", "vmlinux"), ("pvops", "noinstr")]
 R_PC32, R_64 = 2, 1
 ENDBR64 = b"\xf3\x0f\x1e\xfa"
 
@@ -119,6 +120,20 @@ def test_module_init_and_cleanup_are_not_indirect_call_targets(tmp_path):
     assert err.splitlines() == ["x.o: warning: orcgen: init_module(): not an indirect call target",
                                 "x.o: warning: orcgen: cleanup_module(): not an indirect call target"]
     assert "used_ptr" not in _sealed(path) and "init_module" in _sealed(path)
+
+
+def test_pv_ops_slots(tmp_path):
+    """Slot 0 holds a noinstr function only (clean); slot 1 an instrumented one,
+    warned at each call; slot 2 gets one from an .init.text store; the call
+    names no slot ({dynamic}, as objtool's)."""
+    _rc, err, _path = run(tmp_path, "pvops", RUNS["noinstr"])
+    assert err.splitlines() == [
+        "x.o: warning: orcgen: pv_ops[1]: instr_b",
+        "x.o: warning: orcgen: noinstr_fn2+0x4: call to {dynamic}() leaves .noinstr.text section",
+        "x.o: warning: orcgen: pv_ops[2]: instr_c",
+        "x.o: warning: orcgen: noinstr_fn3+0x4: call to {dynamic}() leaves .noinstr.text section",
+        "x.o: warning: orcgen: pv_ops[1]: instr_b",
+        "x.o: warning: orcgen: noinstr_fn4+0x4: call to {dynamic}() leaves .noinstr.text section"]
 
 
 def test_mcount_loc_and_mnop(tmp_path):

@@ -20,6 +20,7 @@ R_X86_64_PC8, R_X86_64_PC64, R_X86_64_GOTPC32 = 15, 24, 26
 _PC_RELATIVE = frozenset((R_X86_64_PC8, R_X86_64_PC16, R_X86_64_PC32, R_X86_64_PC64,
                           R_X86_64_PLT32, R_X86_64_GOTPC32, R_X86_64_GOTPCREL))
 X86_FEATURE_POPCNT = 4 * 32 + 23
+_PREFIXES = frozenset(list(range(0x40, 0x50)) + [0x66, 0x67, 0xF2, 0xF3, 0x2E, 0x36, 0x3E, 0x26, 0x64, 0x65])
 X86_FEATURE_SMAP = 9 * 32 + 20
 
 REG_NAMES = {0: "rax", 1: "rdx", 2: "rcx", 3: "rbx", 4: "rsi", 5: "rdi", 6: "rbp", 7: "rsp",
@@ -94,6 +95,17 @@ class X86_64Backend:
 
     def decode_hint_reg(self, reg: int) -> int | None:
         return orc_format.HINT_BASE.get(reg)
+
+    def pv_store(self, code: bytes, offset: int, length: int) -> tuple[int, int, int] | None:
+        """A store of an address into memory (`movq $imm32, disp32(%rip)`, opcode
+        C7 with 4+4 bytes of operands) as objtool's decoder spots pv_ops[] writes:
+        (where the memory reloc is, where the value's is, the PC32 addend's bias)."""
+        if length != 11:
+            return None
+        k = offset
+        while k < offset + 4 and code[k] in _PREFIXES:
+            k += 1
+        return (3, 7, 8) if code[k] == 0xC7 else None
 
     def switch_table_addend(self, rtype: int, addend: int) -> tuple[int, bool]:
         """Where a jump table starts, given the reloc that references it, and

@@ -129,7 +129,9 @@ class Interpreter:
             return 0
         warnings = 0
         for cs in p.code if code is None else code:
-            w = self.new_walk(cs, False)
+            # objtool's init_insn_state(file, &state, NULL) for the pass over all
+            # sections: a hint's walk there is no noinstr walk, even in .noinstr.text.
+            w = self.new_walk(cs, False) if code is not None else Walk(CfiState.from_cfi(p.init_cfi))
             for i in p.section_insns(cs):
                 if p.hint[i] and not p.visited[i] and not p.ignore[i]:
                     warnings += self.validate_branch(p.func(i), i, w.copy())

@@ -133,7 +133,15 @@ def test_pv_ops_slots(tmp_path):
         "x.o: warning: orcgen: pv_ops[2]: instr_c",
         "x.o: warning: orcgen: noinstr_fn3+0x4: call to {dynamic}() leaves .noinstr.text section",
         "x.o: warning: orcgen: pv_ops[1]: instr_b",
-        "x.o: warning: orcgen: noinstr_fn4+0x4: call to {dynamic}() leaves .noinstr.text section"]
+        "x.o: warning: orcgen: noinstr_fn4+0x4: call to {dynamic}() leaves .noinstr.text section",
+        "x.o: warning: orcgen: entry_hinted+0x4: call to instr_b() leaves .noinstr.text section"]
+
+
+def test_hint_pass_over_all_sections_is_no_noinstr_walk(tmp_path):
+    """With --orc, code reached from an unwind hint is walked in the pass over
+    every section, without noinstr state (objtool's init_insn_state(.., NULL))."""
+    _rc, err, _path = run(tmp_path, "pvops", RUNS["vmlinux"])
+    assert "entry_hinted" not in err and "pv_ops[1]: instr_b" in err
 
 
 def test_mcount_loc_and_mnop(tmp_path):

@@ -37,7 +37,8 @@ RUNS = {"vmlinux": TABLES + ["--noinstr", "--unret", "--link"],
         "noinstr": ["--noinstr", "--unret", "--link"],
         "mcount": ["--mcount", "--mnop", "--orc", "--ibt", "--link"]}
 CASES = [(n, r) for n in ("ibt", "ibtc") for r in ("vmlinux", "module", "sls", "noinstr")] + \
-    [("ibtc-pg", "mcount"), ("pvops", "vmlinux"), ("pvops", "noinstr")]
+    [("ibtc-pg", "mcount"), ("pvops", "vmlinux"), ("pvops", "noinstr"),
+                      ("unretfatal", "vmlinux"), ("unretfatal", "noinstr")]
 R_PC32, R_64 = 2, 1
 ENDBR64 = b"\xf3\x0f\x1e\xfa"
 
@@ -107,6 +108,15 @@ def test_unret_warnings(tmp_path):
     _rc, err, _path = run(tmp_path, "ibt", RUNS["noinstr"])
     assert err.splitlines() == ["x.o: warning: orcgen: entry_bad+0x1: RET before UNTRAIN",
                                 "x.o: warning: orcgen: init_helper+0x4: early indirect call"]
+
+
+def test_unret_into_a_missing_function_gives_up(tmp_path):
+    """objtool's `return -1` path: after it no table is written (no ORC, no seal)."""
+    _rc, err, path = run(tmp_path, "unretfatal", RUNS["vmlinux"])
+    assert err.splitlines() == ["x.o: warning: orcgen: Unresolved function after linking!?: somewhere_else",
+                                "x.o: warning: orcgen: entry_ext+0x0: Failed UNRET validation"]
+    names = {s.name for s in ElfFile.from_path(path).sections}
+    assert not names & {".orc_unwind", ".ibt_endbr_seal", ".return_sites"}
 
 
 def test_noinstr_alone_walks_noinstr_sections_only_and_writes_nothing(tmp_path):

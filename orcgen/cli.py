@@ -35,7 +35,7 @@ COMMANDS = {
 
 
 # commands that take objtool's options (through commands.options_from)
-_ANALYSES = ("check", "orc", "diff")
+_ANALYSES = ("check", "orc", "diff", "compare", "report")
 
 
 def _version() -> str:
@@ -95,6 +95,8 @@ def main(argv: list[str] | None = None) -> int:
         if getattr(args, "format", "text") in ("json", "sarif"):
             from .report.merge import merge
         return batch.run(rest, files, jobs, merge)
+    if not hasattr(args, "jobs"):
+        args.jobs = jobs                         # for commands that parallelise themselves (compare)
     try:
         return mod.run(args, extra, ap)
     except BrokenPipeError:
@@ -106,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
 def objtool_words(argv: list[str]) -> list[str]:
     """objtool's options as argparse can pass them through: `--objtool-args "A B"`
     (or `--objtool-args=...`) becomes the words A B, and `--prefix N` becomes
-    `--prefix=N`, so that N is not taken for a file."""
+    `--prefix=N` (`--noreturn NAME` likewise), so that N is not taken for a file."""
     out: list[str] = []
     k = 0
     while k < len(argv):
@@ -120,8 +122,8 @@ def objtool_words(argv: list[str]) -> list[str]:
             k += 1
         elif a.startswith("--objtool-args="):
             out += a.split("=", 1)[1].split()
-        elif a == "--prefix" and k < len(argv):
-            out.append("--prefix=" + argv[k])
+        elif a in ("--prefix", "--noreturn") and k < len(argv):
+            out.append(a + "=" + argv[k])
             k += 1
         else:
             out.append(a)

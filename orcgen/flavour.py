@@ -25,8 +25,11 @@ have to say so.  The rule, first match wins:
    annotations: 386 of the 386 such objects of the corpus below), so code
    without one is not from a kernel build (RIP-relative addressing itself is
    common to PIE and -mcmodel=kernel code and tells nothing);
-5. otherwise (no relocations in code, so nothing the choice changes; or an
-   architecture without rule 3/4) -> kernel, orcgen's historical default.
+5. x86-64 code without any relocation and no kernel marker -> userspace (a
+   leaf function compiled alone: nothing in the analysis changes, but reports
+   speak of the right unwinders);
+6. otherwise (no code; or an architecture without rules 3-5) -> kernel,
+   orcgen's historical default.
 
 Measured on the 388 kernel/ and lib/ objects of an x86-64 gcc build (all
 kernel, by rule 1 or, for objects without code, rule 5) and on glibc's crt1.o,
@@ -102,6 +105,9 @@ def detect(elf) -> Flavour:
             return Flavour(KERNEL, "R_X86_64_32S in code (kernel code model)")
         if code_types:
             return Flavour(USERSPACE, "code without any kernel marker")
+        if any(sec.is_exec and sec.size for sec in elf.sections):
+            # a kernel build leaves a rule-1 marker in every object with code
+            return Flavour(USERSPACE, "code without relocations or any kernel marker")
     return Flavour(KERNEL, "no evidence either way (the default)")
 
 

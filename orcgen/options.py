@@ -61,7 +61,10 @@ class Options:
         from .objtool_args import parse
         own: dict[str, object] = {}
         rest: list[str] = []
-        for a in args:
+        it = iter(args)
+        for a in it:
+            if a == "--noreturn":                       # --noreturn NAME as well as --noreturn=NAME
+                a = "--noreturn=" + next(it, "")
             if a.startswith("--noreturn="):
                 own["noreturns"] = frozenset(own.get("noreturns", frozenset())) | \
                     frozenset(n for n in a.split("=", 1)[1].split(",") if n)

@@ -349,7 +349,7 @@ def _best_candidate(work: str, original: str, best: str, name: str, cc: list[str
 
 
 def _lines(text: str) -> int:
-    return len(text.splitlines())
+    return sum(1 for line in text.splitlines() if line.strip())     # blank lines are not code
 
 
 def _run_reducer(path: str, tmp: str, name: str, cc: list[str], target: Target, werror: list[str],

@@ -120,3 +120,12 @@ def test_objtool_option_spellings():
     assert (o.hack_jump_label, o.hack_noinstr) == (True, False)
     with pytest.raises(ValueError):
         Options.from_objtool_args(["--hack-jump-label"])                     # a field name, not an option
+
+
+def test_noreturn_takes_its_name_spaced_or_with_equals(capsys):
+    """ext_unknown_noreturn() is not in objtool's list: nr_unknown_extern() falls through."""
+    _, plain, _ = run(["check", "--no-cache", WARNS], capsys)
+    _, eq, _ = run(["check", "--no-cache", "--noreturn=ext_unknown_noreturn", WARNS], capsys)
+    _, spaced, _ = run(["check", "--no-cache", "--noreturn", "ext_unknown_noreturn", WARNS], capsys)
+    assert "nr_unknown_extern() falls through" in plain
+    assert spaced == eq and "nr_unknown_extern() falls through" not in eq

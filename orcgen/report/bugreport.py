@@ -150,6 +150,24 @@ def title(d: Disagreement, tc: Toolchain) -> str:
                                          " (breaks unwinding)" if d.breaks_unwinding else "")
 
 
+_ASM = re.compile(r"\b(?:__)?asm(?:__)?\b")
+
+
+def asm_note(reduction) -> list[str]:
+    """What an SP excursion no CFI row describes means, given the source if there is one."""
+    src = getattr(reduction, "source", None)
+    if src is not None and not _ASM.search(src):
+        return ["**The compiler's own code:** the stack pointer moves here with no CFI row describing it, "
+                "as it would inside an inline `asm` statement, but the reproducer below has no asm: the "
+                "compiler emitted these instructions (a builtin or an expansion) without the CFI notes its "
+                "own pushes and pops get.", ""]
+    return ["**Probably not a compiler bug:** the stack pointer moves here in a way no CFI row describes at all, "
+            "which is what an inline `asm` statement does (the compiler cannot see inside it) or a builtin "
+            "expanded like one. Check the source for asm at this place before filing: where it has none, the "
+            "compiler emitted these instructions without CFI itself (GCC's `-pg -mfentry` push of the static "
+            "chain is one) and it is a compiler bug.", ""]
+
+
 def window_table(d: Disagreement) -> list[str]:
     if not d.window:
         return []
@@ -175,13 +193,7 @@ def render(rep: FileReport, d: Disagreement, tc: Toolchain, cc: str | None = Non
          "The %s CFI that %s emits for `%s` is wrong at %s (%d instruction%s, %s+0x%x..0x%x): %s." % (
              rep.cfi or "DWARF", tc.compiler if tc.family else "the compiler", d.function, d.first, d.instructions,
              "" if d.instructions == 1 else "s", d.section, d.start, d.end, sentence(d)), "",
-         ] + ([
-         "**Probably not a compiler bug:** the stack pointer moves here in a way no CFI row describes at all, "
-         "which is what an inline `asm` statement does (the compiler cannot see inside it) or a builtin "
-         "expanded like one. Check the source for asm at this place before filing: where it has none, the "
-         "compiler emitted these instructions without CFI itself (GCC's `-pg -mfentry` push of the static "
-         "chain is one) and it is a compiler bug.", ""]
-             if d.origin == ASM_ORIGIN else []) + [
+         ] + (asm_note(reduction) if d.origin == ASM_ORIGIN else []) + [
          "## Compiler, target and flags", "",
          "- Compiler: " + tc.compiler,
          "- `.comment`: " + ("; ".join("`%s`" % c for c in tc.comment) if tc.comment else "(none)"),

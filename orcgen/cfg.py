@@ -433,7 +433,7 @@ _Unwind_Resume __cxa_throw __cxa_rethrow longjmp siglongjmp __longjmp_chk _dl_si
 _dl_signal_exception _dl_fatal_printf __run_exit_handlers err errx verr verrx quick_exit
 __cxa_bad_cast __cxa_bad_typeid __cxa_throw_bad_array_new_length
 _ZN11__sanitizer11CheckFailedEPKciS1_yy _ZN11__sanitizer3DieEv __ubsan_handle_builtin_unreachable
-__asan_handle_no_return_abort __ubsan_handle_missing_return
+__ubsan_handle_missing_return
 """.split())
 
 _RUST_NORETURN_SUFFIXES = (

@@ -142,6 +142,13 @@ def main() -> int:
     print("median over %d objects (whole-process wall time, ratio to objtool --orc --dry-run):"
           % len(rows))
     print("  objtool: %.1f ms" % (1000 * statistics.median(r[1] for r in rows)))
+    # The floor no Python command goes below: the interpreter with and without
+    # site's start-up (.pth files of the installation: an editable install's
+    # finder, distutils' shim, whatever else site-packages holds).
+    bare = wall([sys.executable, "-S", "-c", "pass"], base_env, 15)
+    site = wall([sys.executable, "-c", "pass"], base_env, 15)
+    print("  python -S -c pass: %.1f ms, python -c pass: %.1f ms (the start-up floor of any Python "
+          "command here)" % (1000 * bare, 1000 * site))
     for k in rows[0][2]:
         print("  orcgen %-15s %6.1f ms   ratio %5.2fx" % (
             k, 1000 * statistics.median(r[2][k] for r in rows),

@@ -4,6 +4,12 @@
 #
 # usage: defconfig-build.sh OUTDIR objtool|orcgen [ibt|noibt]
 #
+# FROM=DIR (environment): start from a copy of a finished build DIR instead of
+# an empty object tree; make then redoes exactly what the other objtool changes
+# (kbuild records each command line, the objtool path included).  With IBT,
+# objtool runs only at link time, so an orcgen build from an objtool build's
+# copy re-links vmlinux.o and everything after it.
+#
 # OUTDIR/src is the tree (unpacked once), OUTDIR/BUILD-NAME the object tree
 # (make O=...), so several builds share one source.  The objtool used is a
 # wrapper that keeps every input: NAME.pre beside each object it rewrites
@@ -22,6 +28,10 @@ fi
 mkdir -p "$out"; out=$(cd "$out" && pwd)
 [ -d "$out/src" ] || { mkdir -p "$out/src" && tar xf /usr/src/linux-source-6.12.tar.xz -C "$out/src" --strip-components=1; }
 build="$out/$tool-$ibt"
+if [ -n "${FROM:-}" ] && [ ! -d "$build" ]; then
+  cp -a "$FROM" "$build"
+  rm -f "$build/objtool-args.log"
+fi
 mkdir -p "$build"
 case $tool in
   objtool) real="$build/tools/objtool/objtool";;   # the tree's own, as kbuild builds it

@@ -55,6 +55,8 @@ import struct
 import sys
 import tempfile
 import time
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from orc_write_parity import corpus_paths, read_args  # noqa: E402  (one reading of a corpus for both benches)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
@@ -214,25 +216,6 @@ def compare(mine: bytes, ref: bytes, pre: bytes | None = None) -> list[tuple[str
             ca, cb = a.contents(i), b.contents(j)
             diff = next((k for k, (x, y) in enumerate(zip(ca, cb)) if x != y), min(len(ca), len(cb)))
             out.append(("contents " + g, "%s+%#x (%d vs %d bytes)" % (name, diff, len(ca), len(cb))))
-    return out
-
-
-def corpus_paths(d: str) -> tuple[str, str]:
-    d = os.path.abspath(d)
-    for src, log in ((os.path.join(d, "src"), os.path.join(d, "objtool-args.log")),
-                     (d, os.path.join(os.path.dirname(d), "objtool-args.log"))):
-        if os.path.isdir(src) and os.path.exists(log):
-            return src, log
-    sys.exit("%s: no objtool-args.log next to it or its parent" % d)
-
-
-def read_args(log: str) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {}
-    with open(log) as f:
-        for line in f:
-            words = shlex.split(line)
-            if words:
-                out[os.path.normpath(words[-1])] = words[:-1]
     return out
 
 

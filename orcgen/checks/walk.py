@@ -98,7 +98,26 @@ class FrameRecordCheck(WalkCheck):
 class NoinstrCheck(WalkCheck):
     name = "noinstr"
     description = "noinstr: no calls out of .noinstr.text, no instrumentation left enabled (--noinstr)"
-    kinds = {"noinstr": "instrumentation or a call leaving the noinstr sections"}
+    kinds = {"noinstr": "instrumentation or a call leaving the noinstr sections",
+             "pvops": "a paravirt call target that cannot be resolved (noinstr validation of pv_ops)"}
+
+
+class IbtCheck(WalkCheck):
+    name = "ibt"
+    description = "IBT: every indirect branch target starts with ENDBR (--ibt)"
+    kinds = {"ibt": "a relocation or indirect-branch target without ENDBR"}
+
+
+class UnretCheck(WalkCheck):
+    name = "unret"
+    description = "entry code untrains the return predictor before any RET or indirect call (--unret)"
+    kinds = {"unret": "a RET or indirect call reachable from entry code before UNTRAIN_RET"}
+
+
+class McountCheck(WalkCheck):
+    name = "mcount"
+    description = "ftrace: __fentry__ is called, never tail-called (--mcount)"
+    kinds = {"mcount": "a tail call to __fentry__"}
 
 
 class UaccessCheck(WalkCheck):

@@ -115,7 +115,7 @@ def verdict(d: Disagreement) -> str:
     flag = "breaks unwinding" if d.breaks_unwinding else "does not break unwinding"
     if d.origin == ASM_ORIGIN:
         flag += "; inline asm: no CFI row describes these stack changes, as a compiler cannot for " \
-                "an asm statement (if the source has no asm here, a builtin expanded without CFI)"
+                "an asm statement (if the source has no asm here, the compiler emitted them without CFI)"
     return flag
 
 

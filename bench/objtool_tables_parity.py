@@ -55,11 +55,9 @@ import struct
 import sys
 import tempfile
 import time
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from orc_write_parity import corpus_paths, read_args  # noqa: E402  (one reading of a corpus for both benches)
-
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.dirname(HERE))
+sys.path[:0] = [HERE, os.path.dirname(HERE)]
+from orc_write_parity import corpus_paths, read_args  # noqa: E402  (one reading of a corpus for both benches)
 
 _EHDR = struct.Struct("<16sHHIQQQIHHHHHH")
 _SHDR = struct.Struct("<IIQQQQIIQQ")

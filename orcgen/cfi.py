@@ -133,6 +133,14 @@ def _restore_reg(s: CfiState, init: Cfi, reg: int) -> None:
 
 def apply_op(s: CfiState, op: StackOp, abi: Abi, init: Cfi, ctx: OpContext) -> None:
     """Apply one stack operation to `s` in place; raise StackError where objtool warns."""
+    if op.src == Src.UNKNOWN:
+        # An SP/FP write the back-end cannot express: objtool has no operation for
+        # it, so nothing changes (the stack-writes check reports it), except that
+        # with Options.precise an SP-based CFA is unknown from here.
+        if ctx.precise and op.dest_reg == abi.sp and s.cfa_base == abi.sp:
+            s.cfa_base, s.cfa_offset = UNDEFINED, 0
+            s.frozen = None
+        return
     if s.force_undefined:
         return
     if s.cfa_base == UNDEFINED:

@@ -308,11 +308,6 @@ class Interpreter:
                         self.opts.stackval, self.abi.frame_records, self.opts.precise)
         track_flags = self.opts.uaccess and p.alt_group[i] is not None
         for op in p.ops[i]:
-            if op.src == Src.UNKNOWN:       # unmodelled (objtool is silent too): the stack-writes check's
-                if self.opts.precise and op.dest_reg == self.abi.sp and w.cfi.cfa_base == self.abi.sp:
-                    w.cfi.cfa_base, w.cfi.cfa_offset = UNDEFINED, 0      # the CFA is unknown from here
-                    w.cfi.frozen = None
-                continue
             try:
                 apply_op(w.cfi, op, self.abi, self.init, ctx)
             except StackError as e:

@@ -88,39 +88,29 @@ def analyze_elf(elf: ElfFile, opts: Options, keep_program: bool = False, cache=_
 
 
 def run_checks(checks: tuple, ctx: Context, gave_up: bool) -> list[Finding]:
-    """Every applicable check's findings, the walk's in the walk's order first.
+    """Every applicable check's findings, the walk's first and in the walk's order.
 
-    A fatal finding (the analysis gave up, as objtool does) is reported even if
-    the check owning it is disabled: without it, the missing ORC is unexplained.
-    After giving up, checks that need the walk's states do not run."""
+    Each finding of the walk goes to the enabled walk check that owns its kind
+    (their kinds are disjoint; `stack` owns the rest).  A fatal finding (the
+    analysis gave up, as objtool does) is reported even if its check is
+    disabled: without it, the missing ORC is unexplained.  After giving up,
+    checks that need the walk's states do not run."""
     machine = ctx.elf.machine
-    # A finding's place in the walk; the same finding twice (objtool's pv_ops[N]
-    # warnings repeat) takes its places in turn.
-    pos: dict[tuple, list[int]] = {}
-    for n, (f, _i) in reversed(list(enumerate(ctx.walk_findings))):
-        pos.setdefault((f.kind, f.message, f.where), []).append(n)
-    end = len(ctx.walk_findings)
-    walk_out: list[tuple[int, Finding]] = []
-    other: list[Finding] = []
-    for c in checks:
-        if not c.applies(machine) or not c.enabled(ctx.opts):
+    active = [c for c in checks if c.applies(machine) and c.enabled(ctx.opts)]
+    walkers = [c for c in active if isinstance(c, WalkCheck)]
+    out: list[Finding] = []
+    for f, i in ctx.walk_findings:
+        owner = next((c for c in walkers if c.claims(f.kind)), None)
+        if owner is not None:
+            out.append(owner.adopt(ctx, f, i))
+        elif f.fatal:
+            out.append(f.with_(check="stack"))
+    for c in active:
+        if isinstance(c, WalkCheck) or gave_up and STATES in c.needs or \
+                ctx.program is None and (STATES in c.needs or DECODED in c.needs):
             continue
-        is_walk = isinstance(c, WalkCheck)
-        if not is_walk and (gave_up and STATES in c.needs
-                            or ctx.program is None and (STATES in c.needs or DECODED in c.needs)):
-            continue
-        for f in c.run(ctx):
-            if is_walk:
-                places = pos.get((f.kind, f.message, f.where))
-                walk_out.append((places.pop() if places else end, f))
-            else:
-                other.append(f)
-    claimed = {n for n, _f in walk_out}
-    for n, (f, _i) in enumerate(ctx.walk_findings):
-        if f.fatal and n not in claimed:
-            walk_out.append((n, f.with_(check="stack")))
-    walk_out.sort(key=lambda t: t[0])
-    return [f for _n, f in walk_out] + other
+        out.extend(c.run(ctx))
+    return out
 
 
 def _save(res: Result) -> bytes:

@@ -26,17 +26,18 @@ class WalkCheck(Check):
     objtool = True
 
     def run(self, ctx: Context) -> Iterable[Finding]:
-        p = ctx.program
         for f, i in ctx.walk_findings:
-            if not self.claims(f.kind):
-                continue
-            if i >= 0 and p is not None:
-                g = ctx.finding(self, f.kind, f.message, i, fatal=f.fatal,
-                                evidence=ctx.evidence_at(i, self.kinds.get(f.kind, "")))
-                yield g.with_(where=f.where)
-            else:
-                yield f.with_(check=self.name, severity=self.severity,
-                              location=ctx.finding(self, f.kind, f.message).location)
+            if self.claims(f.kind):
+                yield self.adopt(ctx, f, i)
+
+    def adopt(self, ctx: Context, f: Finding, i: int) -> Finding:
+        """The walk's finding `f` (at instruction `i`, -1 for none) as this check's."""
+        if i >= 0 and ctx.program is not None:
+            g = ctx.finding(self, f.kind, f.message, i, fatal=f.fatal,
+                            evidence=ctx.evidence_at(i, self.kinds.get(f.kind, "")))
+            return g.with_(where=f.where)
+        return f.with_(check=self.name, severity=self.severity,
+                       location=ctx.finding(self, f.kind, f.message).location)
 
 
 class StackCheck(WalkCheck):

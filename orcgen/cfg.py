@@ -18,6 +18,7 @@ import struct
 from . import hints, ibt, pvops
 from .elf import ET_REL, STB_GLOBAL, STB_WEAK, STT_FUNC, STT_NOTYPE, STT_SECTION
 from .findings import Fatal
+from .noreturns import USERSPACE_NORETURNS, is_rust_noreturn
 from .insn import Kind
 from .program import AltGroup, Program
 from .symbols import Sym
@@ -404,7 +405,7 @@ def dead_end_function(p: Program, f: Sym | None, depth: int = 0) -> bool:
     for local ones, no return and no sibling call anywhere in the body."""
     if f is None:
         return False
-    if f.bind in (STB_GLOBAL, STB_WEAK) and (f.name in p.be.noreturns or _is_rust_noreturn(f.name)):
+    if f.bind in (STB_GLOBAL, STB_WEAK) and (f.name in p.be.noreturns or is_rust_noreturn(f.name)):
         return True
     if f.name in p.opts.noreturns or (p.opts.userspace and f.name in USERSPACE_NORETURNS):
         return True
@@ -423,38 +424,6 @@ def dead_end_function(p: Program, f: Sym | None, depth: int = 0) -> bool:
                 return False
             return dead_end_function(p, p.func(d), depth + 1)
     return True
-
-
-# C library and runtime functions that never return (with --userspace).
-USERSPACE_NORETURNS = frozenset("""
-exit _exit _Exit abort __assert_fail __assert_fail_base __assert_perror_fail __chk_fail
-__fortify_fail __stack_chk_fail __libc_fatal __pthread_unwind __pthread_exit pthread_exit
-_Unwind_Resume __cxa_throw __cxa_rethrow longjmp siglongjmp __longjmp_chk _dl_signal_error
-_dl_signal_exception _dl_fatal_printf __run_exit_handlers err errx verr verrx quick_exit
-__cxa_bad_cast __cxa_bad_typeid __cxa_throw_bad_array_new_length
-_ZN11__sanitizer11CheckFailedEPKciS1_yy _ZN11__sanitizer3DieEv __ubsan_handle_builtin_unreachable
-__ubsan_handle_missing_return
-""".split())
-
-_RUST_NORETURN_SUFFIXES = (
-    "_4core3num22from_ascii_radix_panic", "_4core5sliceSp15copy_from_slice17len_mismatch_fail",
-    "_4core6option13expect_failed", "_4core6option13unwrap_failed",
-    "_4core6result13unwrap_failed", "_4core6result13unwrap_failed19unwrap_failed_inner",
-    "_4core9panicking5panic", "_4core9panicking9panic_fmt", "_4core9panicking14panic_explicit",
-    "_4core9panicking14panic_nounwind", "_4core9panicking18panic_bounds_check",
-    "_4core9panicking18panic_nounwind_fmt", "_4core9panicking19assert_failed_inner",
-    "_4core9panicking30panic_null_pointer_dereference",
-    "_4core9panicking32panic_null_reference_constructed",
-    "_4core9panicking36panic_misaligned_pointer_dereference", "_7___rustc17rust_begin_unwind")
-
-
-def _is_rust_noreturn(name: str) -> bool:
-    if not name.startswith("_R"):
-        return False
-    return (name.endswith(_RUST_NORETURN_SUFFIXES)
-            or "_4core9panicking13assert_failed" in name
-            or "_4core9panicking11panic_const24panic_const_" in name
-            or ("_4core5slice5index" in name and "slice_" in name and name.endswith("_fail")))
 
 
 # -- switch jump tables --------------------------------------------------------

@@ -15,12 +15,17 @@
 # wrapper that keeps every input: NAME.pre beside each object it rewrites
 # (vmlinux.o included) and its arguments in BUILD/objtool-args.log, so that
 # bench/objtool_tables_parity.py can compare orcgen on exactly objtool's inputs.
+# CCACHE=1 (environment): compile through Debian's ccache (CC="ccache gcc"), so the
+# second build of a configuration (the other objtool) recompiles nothing; ccache
+# returns the compiler's own output, before objtool runs, so the objtool under
+# test still sees and rewrites every object.  Use it for both builds of a pair.
 # Reproducible: KBUILD_BUILD_TIMESTAMP/USER/HOST and the build version are fixed,
 # so two builds that differ only in their objtool give vmlinux files that `cmp` equal.
 set -euo pipefail
 [ $# -ge 2 ] || { sed -n 5,6p "$0"; exit 2; }
 out=$1 tool=$2 ibt=${3:-ibt}
 need=(flex bison bc libelf-dev libssl-dev cpio kmod linux-source-6.12 linux-kbuild-6.12.117+deb12)
+[ -n "${CCACHE:-}" ] && need+=(ccache)
 missing=(); for p in "${need[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
@@ -48,6 +53,7 @@ W
 chmod +x "$build/objtool-wrap"
 export KBUILD_BUILD_TIMESTAMP="2026-01-01 00:00:00" KBUILD_BUILD_USER=orcgen KBUILD_BUILD_HOST=orcgen KBUILD_BUILD_VERSION=1
 mk=(make -C "$out/src" O="$build" -j"$(nproc)" ARCH=x86_64)
+[ -n "${CCACHE:-}" ] && mk+=(CC="ccache gcc")
 if [ ! -f "$build/.config" ]; then
   "${mk[@]}" defconfig >/dev/null
   [ "$ibt" = noibt ] && "$out/src/scripts/config" --file "$build/.config" -d X86_KERNEL_IBT

@@ -11,11 +11,12 @@ naming what is wrong, never in an IndexError deep in an analysis.
 from __future__ import annotations
 
 import bisect
+import operator
 import os
 import stat
 import struct
 from dataclasses import dataclass, field
-from typing import Iterator
+from typing import Iterator, NamedTuple
 
 from .errors import InputError
 
@@ -28,6 +29,7 @@ ET_REL, ET_EXEC, ET_DYN = 1, 2, 3
 
 SHT_NULL, SHT_PROGBITS, SHT_SYMTAB, SHT_STRTAB, SHT_RELA = 0, 1, 2, 3, 4
 SHT_NOBITS, SHT_REL, SHT_SYMTAB_SHNDX = 8, 9, 18
+SHT_GROUP = 17
 SHF_WRITE, SHF_ALLOC, SHF_EXECINSTR = 0x1, 0x2, 0x4
 SHF_COMPRESSED = 0x800
 
@@ -102,9 +104,12 @@ class Symbol:
     offset: int
 
 
-@dataclass(frozen=True, slots=True)
-class Reloc:
-    """One relocation entry.  `offset` is relative to the section it patches."""
+class Reloc(NamedTuple):
+    """One relocation entry.  `offset` is relative to the section it patches.
+
+    A named tuple, not a frozen dataclass: vmlinux.o has millions of these,
+    and a tuple is built by one C call (a frozen dataclass' __init__ sets
+    each field through object.__setattr__, three times the cost)."""
     offset: int
     type: int
     sym: int
@@ -287,6 +292,11 @@ class ElfFile:
             self._relocs[sec.index] = tab
         return tab
 
+    def forget_relocs(self) -> None:
+        """Drop the parsed relocations (read again on demand): on a large file
+        they are hundreds of megabytes that writing the result does not need."""
+        self._relocs.clear()
+
     def relocs_in_file_order(self, rsec: Section) -> list[Reloc]:
         return self._decode_rel_section(rsec, None)
 
@@ -300,32 +310,34 @@ class ElfFile:
         data = self.section_data(rsec)
         nsym = len(self.symbols)
         base = target.addr if (target is not None and self.type != ET_REL) else 0
-        out: list[Reloc] = []
+        mk = _new_tuple
         if rsec.type == SHT_RELA:
             n = len(data) // _RELA.size
-            for off, info, addend in _RELA.iter_unpack(data[:n * _RELA.size]):
-                sym = info >> 32
-                if sym >= nsym and nsym:
-                    raise InputError("relocation in %s refers to symbol %d, but the symbol table has %d"
-                                     % (rsec.name, sym, nsym))
-                out.append(Reloc(off - base, info & 0xFFFFFFFF, sym, addend))
+            out = [mk(Reloc, (off - base, info & 0xFFFFFFFF, info >> 32, addend))
+                   for off, info, addend in _RELA.iter_unpack(data[:n * _RELA.size])]
         else:
             n = len(data) // _REL.size
             tdata = self.section_data(target) if target is not None else b""
+            out = []
             for off, info in _REL.iter_unpack(data[:n * _REL.size]):
-                sym = info >> 32
-                if sym >= nsym and nsym:
-                    raise InputError("relocation in %s refers to symbol %d, but the symbol table has %d"
-                                     % (rsec.name, sym, nsym))
                 o = off - base
                 addend = struct.unpack_from("<i", tdata, o)[0] if 0 <= o <= len(tdata) - 4 else 0
-                out.append(Reloc(o, info & 0xFFFFFFFF, sym, addend))
+                out.append(Reloc(o, info & 0xFFFFFFFF, info >> 32, addend))
+        if nsym and out:
+            if max(map(_sym_of, out)) >= nsym:
+                bad = next(r.sym for r in out if r.sym >= nsym)
+                raise InputError("relocation in %s refers to symbol %d, but the symbol table has %d"
+                                 % (rsec.name, bad, nsym))
         return out
 
     def symbol(self, index: int) -> Symbol:
         if not 0 <= index < len(self.symbols):
             raise InputError("relocation refers to missing symbol %d" % index)
         return self.symbols[index]
+
+
+_new_tuple = tuple.__new__
+_sym_of = operator.itemgetter(2)
 
 
 def _cstr(table: bytes, off: int, what: str) -> str:

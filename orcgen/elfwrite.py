@@ -44,27 +44,20 @@ import tempfile
 from dataclasses import dataclass, field
 from typing import Sequence, Union
 
-from .elf import (ET_REL, SHN_LORESERVE, SHN_UNDEF, SHN_XINDEX, SHT_NOBITS, SHT_REL, SHT_RELA,
-                  SHT_STRTAB, SHT_SYMTAB, SHT_SYMTAB_SHNDX, STB_LOCAL, ElfFile)
-from .errors import InputError
+from .elf import (_REL, _RELA, ET_REL, SHN_LORESERVE, SHN_UNDEF, SHN_XINDEX, SHT_GROUP, SHT_NOBITS,
+                  SHT_REL, SHT_RELA, SHT_STRTAB, SHT_SYMTAB, SHT_SYMTAB_SHNDX, STB_LOCAL)
+from .elfverify import ElfWriteError, verify
 
-SHT_GROUP = 17
 SHT_LLVM_ADDRSIG = 0x6FFF4C03
 SHF_INFO_LINK = 0x40
 
 _EHDR = struct.Struct("<16sHHIQQQIHHHHHH")
 _SHDR = struct.Struct("<IIQQQQIIQQ")
 _SYM = struct.Struct("<IBBHQQ")
-_RELA = struct.Struct("<QQq")
-_REL = struct.Struct("<QQ")
 _U32 = struct.Struct("<I")
 
 SYMTAB = "symtab"
 """NewSection.link value meaning "the object's symbol table" (for relocation sections)."""
-
-
-class ElfWriteError(InputError):
-    """The object cannot be rewritten as asked; the message says why."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -307,7 +300,7 @@ class _Writer:
         for tab, extra in self.strings.items():
             self.sh[tab].new_data = self.contents(tab) + bytes(extra)
         out = self._layout(headers)
-        self._verify(out, len(sections), symbols, old_to_new)
+        verify(self.data, self.sh, self.symtab, out, len(sections), len(symbols), old_to_new)
         return out
 
     def _read_symbols(self) -> list[list[int]]:
@@ -496,46 +489,6 @@ class _Writer:
         eh[6], eh[12], eh[13] = shoff, e_shnum, e_shstrndx
         out[:_EHDR.size] = _EHDR.pack(*eh)
         return bytes(out)
-
-    def _verify(self, out: bytes, added: int, symbols: list[NewSymbol], old_to_new: list[int]) -> None:
-        """Re-read the result and check what the writer promises."""
-        try:
-            before = ElfFile(self.data)
-            after = ElfFile(out)
-        except InputError as e:
-            raise ElfWriteError("the rewritten object does not parse: %s" % e) from None
-        if len(after.sections) != len(before.sections) + added:
-            raise ElfWriteError("the rewritten object has the wrong number of sections")
-        for a, b in zip(before.sections[1:], after.sections[1:]):
-            same = a.type == SHT_NOBITS or self.sh[a.index].new_data is not None or \
-                self.data[a.offset:a.offset + a.size] == out[b.offset:b.offset + b.size]
-            if (a.name, a.type, a.flags) != (b.name, b.type, b.flags) or not same:
-                raise ElfWriteError("section %s changed unexpectedly" % a.name)
-        if self.symtab is None:
-            return
-        nsyms = len(after.symbols)
-        if nsyms != len(before.symbols) + len(symbols):
-            raise ElfWriteError("the rewritten symbol table has the wrong size")
-        first_global = self.sh[self.symtab].info
-        for s in after.symbols[1:]:
-            if (s.bind == STB_LOCAL) != (s.index < first_global):
-                raise ElfWriteError("symbol %d (%s) is on the wrong side of sh_info" % (s.index, s.name))
-        for old in before.symbols:
-            new = after.symbols[old_to_new[old.index]]
-            if (old.name, old.type, old.bind, old.section, old.value) != \
-                    (new.name, new.type, new.bind, new.section, new.value):
-                raise ElfWriteError("symbol %s did not survive renumbering" % old.name)
-        for sec in after.sections:
-            if sec.type in (SHT_RELA, SHT_REL) and sec.link == self.symtab:
-                relocs = after.relocs_in_file_order(sec)     # raises if an index is out of range
-                if sec.index < len(before.sections):
-                    want = [(r.offset, r.type, r.addend, old_to_new[r.sym])
-                            for r in before.relocs_in_file_order(before.sections[sec.index])]
-                    if want != [(r.offset, r.type, r.addend, r.sym) for r in relocs]:
-                        raise ElfWriteError("relocations in %s were not renumbered" % sec.name)
-            elif sec.type == SHT_GROUP and sec.link == self.symtab and sec.index < len(before.sections):
-                if sec.info != old_to_new[before.sections[sec.index].info]:
-                    raise ElfWriteError("group %s signature was not renumbered" % sec.name)
 
 
 def _bad_align(align: int, file_size: int) -> bool:

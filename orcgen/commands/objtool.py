@@ -219,6 +219,8 @@ def _write(path: str, elf, opts, dry_run: bool, warn) -> bool:
         if edits is not None and not edits.changed:
             edits = None
         blob = cached.save(res.findings, msgs, edits)
+        del res, edits                 # the analysis (most of the memory) is not needed to write
+        elf.forget_relocs()
         if store is not None:
             store.put(k, blob)
     findings, msgs, made = cached.load(blob)

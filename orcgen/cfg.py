@@ -13,6 +13,8 @@ needs sibling calls, jump tables need noreturn calls, and so on.
 """
 from __future__ import annotations
 
+import bisect
+
 import struct
 
 from . import hints, ibt, pvops
@@ -265,9 +267,10 @@ def _code_target(p: Program, i: int) -> tuple[int, int]:
 
 
 def add_jump_destinations(p: Program) -> None:
+    kind, jumps = p.kind, (Kind.JUMP_COND, Kind.JUMP_UNCOND)
     for cs in p.code:
-        for i in p.section_insns(cs):
-            if p.jump_dest[i] >= 0 or p.kind[i] not in (Kind.JUMP_COND, Kind.JUMP_UNCOND):
+        for i in [i for i in p.section_insns(cs) if kind[i] in jumps]:
+            if p.jump_dest[i] >= 0 or p.kind[i] not in jumps:
                 continue
             func = p.func(i)
             r = p.reloc_in(i)
@@ -314,9 +317,18 @@ def add_jump_destinations(p: Program) -> None:
 
 
 def add_call_destinations(p: Program) -> None:
+    p.noreturn_memo = {}
+    try:
+        _add_call_destinations(p)
+    finally:
+        p.noreturn_memo = None
+
+
+def _add_call_destinations(p: Program) -> None:
     linked = p.elf.type != ET_REL
+    kind, CALL = p.kind, Kind.CALL
     for cs in p.code:
-        for i in p.section_insns(cs):
+        for i in [i for i in p.section_insns(cs) if kind[i] == CALL]:
             if p.kind[i] != Kind.CALL:
                 continue
             r = p.reloc_in(i)
@@ -402,9 +414,26 @@ def is_sibling_call(p: Program, i: int) -> bool:
 
 def dead_end_function(p: Program, f: Sym | None, depth: int = 0) -> bool:
     """Does calling `f` never return?  Known names for global functions;
-    for local ones, no return and no sibling call anywhere in the body."""
+    for local ones, no return and no sibling call anywhere in the body.
+
+    While add_call_destinations() runs, nothing this reads changes (returns,
+    jumps and their destinations are settled before it), so its answers for
+    the call sites it marks are kept in `p.noreturn_memo`: vmlinux.o has a
+    quarter of a million call sites, and objtool walks the callee's body for
+    each.  Only answers from the top (depth 0) are kept: deeper ones are cut
+    off at depth 5."""
     if f is None:
         return False
+    memo = p.noreturn_memo if depth == 0 else None
+    if memo is not None:
+        known = memo.get(f)
+        if known is None:
+            known = memo[f] = _dead_end_function(p, f, 0)
+        return known
+    return _dead_end_function(p, f, depth)
+
+
+def _dead_end_function(p: Program, f: Sym, depth: int) -> bool:
     if f.bind in (STB_GLOBAL, STB_WEAK) and (f.name in p.be.noreturns or is_rust_noreturn(f.name)):
         return True
     if f.name in p.opts.noreturns or (p.opts.userspace and f.name in USERSPACE_NORETURNS):
@@ -414,15 +443,17 @@ def dead_end_function(p: Program, f: Sym | None, depth: int = 0) -> bool:
     start = p.find(f.sec, f.offset)
     if start < 0 or p.func(start) is None:
         return False
-    body = list(p.func_insns(f))
-    if not body or any(p.kind[i] == Kind.RETURN for i in body):
+    ranges = p.func_ranges(f)
+    kind, RETURN = p.kind, Kind.RETURN
+    if any(kind[i] == RETURN for a, b in ranges for i in range(a, b)):
         return False
-    for i in body:
-        if is_sibling_call(p, i):
-            d = p.jump_dest[i]
-            if d < 0 or depth == 5:
-                return False
-            return dead_end_function(p, p.func(d), depth + 1)
+    for a, b in ranges:
+        for i in range(a, b):
+            if is_sibling_call(p, i):
+                d = p.jump_dest[i]
+                if d < 0 or depth == 5:
+                    return False
+                return dead_end_function(p, p.func(d), depth + 1)
     return True
 
 
@@ -519,40 +550,52 @@ def add_jump_table_alts(p: Program) -> None:
     finder = getattr(p.be, "switch_targets", None)
     if not p.rodata and finder is None:
         return
+    # Only jumps matter below; their kinds do not change in this pass.  Each
+    # function's share is cut out of one sorted list, rather than each pass
+    # stepping through every instruction of every function.
+    kind = p.kind
+    UNCOND, DYN, CALL_DYN = Kind.JUMP_UNCOND, Kind.JUMP_DYNAMIC, Kind.CALL_DYNAMIC
+    wanted = (UNCOND, DYN, CALL_DYN)
+    jumps = [i for i, k in enumerate(kind) if k in wanted]
+    cut = bisect.bisect_left
+
+    def jumps_of(ranges):
+        for a, b in ranges:
+            yield from jumps[cut(jumps, a):cut(jumps, b)]
+
     for f in p.syms:                      # symbol-table order, as objtool
         if f.type != STT_FUNC:
             continue
+        ranges = p.func_ranges(f)
         if finder is not None:
-            for i in p.func_insns(f):
-                if p.kind[i] == Kind.JUMP_DYNAMIC and p.jump_table[i] is None:
+            for i in jumps_of(ranges):
+                if kind[i] == DYN and p.jump_table[i] is None:
                     targets = finder(p, i)
                     if targets:
                         p.jump_table[i] = ("relative", tuple(targets))
                         p.alts[i] = [(t, False) for t in reversed(targets)]
-        if not p.rodata:
+        if not p.rodata or not ranges:
             continue
-        last = -1
-        for i in p.func_insns(f):
-            if last < 0:
-                last = i
+        last = ranges[0][0]
+        for i in jumps_of(ranges):
             # back-pointers for unconditional forward jumps only, past the last
             # one's target (objtool's mark_func_jump_tables): following a
             # conditional jump back would carry the walk from a tail call through
             # a function pointer (`jmp *%rax` after an epilogue) up to a switch's
             # table load, and give the tail call the switch's targets
             d = p.jump_dest[i]
-            if p.kind[i] == Kind.JUMP_UNCOND and d >= 0 and p.insn[i].offset > p.insn[last].offset \
+            if kind[i] == UNCOND and d >= 0 and p.insn[i].offset > p.insn[last].offset \
                     and p.insn[d].offset > p.insn[i].offset and p.first_jump_src[d] < 0:
                 p.first_jump_src[d] = i
                 last = d
-            if p.kind[i] == Kind.JUMP_DYNAMIC and p.jump_table[i] is None:
+            if kind[i] == DYN and p.jump_table[i] is None:
                 t = _find_jump_table(p, f, i)
                 if t is not None:
                     p.jump_table[i] = t
         t1 = -1
-        for i in p.func_insns(f):
+        for i in jumps_of(ranges):
             t = p.jump_table[i]
-            if t is None or t[0] == "relative" or p.kind[i] not in (Kind.JUMP_DYNAMIC, Kind.CALL_DYNAMIC):
+            if t is None or t[0] == "relative" or kind[i] == UNCOND:
                 continue
             if t1 < 0:
                 t1 = i

@@ -96,6 +96,7 @@ class Program:
         self.symtab.classify(backend)
         self.syms: list[Sym] = self.symtab.syms
         self.findings: list[Finding] = []
+        self.noreturn_memo: dict | None = None    # cfg.dead_end_function's, while it may keep one
         self.finding_insn: list[int] = []       # the instruction of each finding, -1 for none
         self._code: dict[int, bytes] = {}
         self.ignore_unreachables = opts.no_unreachable
@@ -267,25 +268,35 @@ class Program:
             return -1
         return self.find(f.cfunc.sec, f.cfunc.offset)
 
-    def func_insns(self, f: Sym):
-        """objtool's func_for_each_insn(): the function, then its .cold part.
-        Each part is entered once, so overlapping symbols cannot make it loop."""
+    def func_ranges(self, f: Sym) -> list[tuple[int, int]]:
+        """objtool's func_for_each_insn() as index ranges: the function, then its
+        .cold part.  Each part is entered once, so overlapping symbols cannot
+        make it loop.  Ranges, not a generator of indices: the passes over every
+        function of vmlinux.o asked for 23 million indices one by one."""
         i = self.find(f.sec, f.offset)
+        out: list[tuple[int, int]] = []
         entered = set()
         sym = self.sym
         while i >= 0 and i not in entered:
             entered.add(i)
             part = sym[i] if sym[i] is not None and sym[i].type == STT_FUNC else None
             if part is None:
-                yield i              # objtool visits the first instruction even so
-                return
+                out.append((i, i + 1))     # objtool visits the first instruction even so
+                break
             end = self.sec_of[i].end
-            while i < end and sym[i] is part:
-                yield i
-                i += 1
+            j = i
+            while j < end and sym[j] is part:
+                j += 1
+            out.append((i, j))
             if part.cfunc is part:
-                return
+                break
             i = self.find(part.cfunc.sec, part.cfunc.offset)
+        return out
+
+    def func_insns(self, f: Sym):
+        """The indices of func_ranges(f), in order."""
+        for a, b in self.func_ranges(f):
+            yield from range(a, b)
 
     def section_insns(self, cs: CodeSection) -> range:
         return range(cs.first, cs.end)

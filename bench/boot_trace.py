@@ -11,7 +11,11 @@ block of the console log is parsed; a frame printed with a leading `?` is one
 the unwinder could not vouch for (it found the address on the stack, not by
 unwinding).  With two kernels (objtool-built and orcgen-built) it prints both
 summaries and the frames unreliable in the second kernel but not in the
-first: the acceptance is that there are none.
+first: the acceptance is that there are none.  `t` also prints stale return
+addresses it finds on sleeping tasks' stacks, which differ from boot to boot;
+`--boots N` boots each kernel N times, prints the noise floor (one kernel
+against itself) and counts only frames unreliable in every boot of the second
+kernel beyond the most any boot of the first showed.
 
 Not part of CI (two boots and a kernel build).  TCG by default (a defconfig
 boots and powers off in about ten seconds), `--kvm` to try KVM first.  Needs
@@ -123,34 +127,60 @@ def summary(name: str, log: str) -> collections.Counter:
     return unreliable
 
 
+def beyond(ref: collections.Counter, new: collections.Counter) -> dict:
+    """Functions with more unreliable frames in `new` than in `ref`."""
+    return {fn: n for fn, n in new.items() if n > ref.get(fn, 0)}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("bzimage", nargs="+", help="one kernel, or two: reference first (objtool-built)")
     ap.add_argument("--log", help="keep each console log in this directory")
     ap.add_argument("--timeout", type=int, default=600)
     ap.add_argument("--kvm", action="store_true", help="try KVM first (-cpu host)")
+    ap.add_argument("--boots", type=int, default=1,
+                    help="boot each kernel N times: which tasks sleep where, and so which stale "
+                         "addresses `t` finds on their stacks, differs from boot to boot")
     a = ap.parse_args()
     work = tempfile.mkdtemp(prefix="orcgen-boot-")
     try:
         rd = initramfs(work)
-        seen = []
+        seen = []            # per kernel: [(unreliable counter, finished)] per boot
         for n, img in enumerate(a.bzimage):
-            log = boot(img, rd, a.timeout, a.kvm)
-            if a.log:
-                os.makedirs(a.log, exist_ok=True)
-                with open(os.path.join(a.log, "boot-%d.log" % n), "w") as f:
-                    f.write(log)
-            seen.append((summary(img, log), "orcgen-boot: done" in log))
+            runs = []
+            for b in range(a.boots):
+                log = boot(img, rd, a.timeout, a.kvm)
+                if a.log:
+                    os.makedirs(a.log, exist_ok=True)
+                    with open(os.path.join(a.log, "boot-%d-%d.log" % (n, b)), "w") as f:
+                        f.write(log)
+                runs.append((summary("%s (boot %d)" % (img, b + 1), log), "orcgen-boot: done" in log))
+            seen.append(runs)
+        ok = all(done for runs in seen for _c, done in runs)
         if len(seen) == 2:
-            (ref, ok1), (new, ok2) = seen
-            extra = {fn: n for fn, n in new.items() if n > ref.get(fn, 0)}
-            print("unreliable frames in the second kernel beyond the first's: %d%s"
-                  % (sum(extra.values()), "" if not extra else " " + ", ".join(sorted(extra))))
-            return 0 if ok1 and ok2 and not extra else 1
-        return 0 if seen[0][1] else 1
+            ref, new = seen
+            if a.boots > 1:
+                noise = beyond(ref[0][0], ref[1][0])
+                print("noise floor: the first kernel's boot 2 beyond its boot 1: %d%s"
+                      % (sum(noise.values()), "" if not noise else " " + ", ".join(sorted(noise))))
+            # a wrong ORC entry fails the unwinder every time its function is on a
+            # stack: so it is in every boot of the second kernel.  Frames that are
+            # unreliable in only some boots are the stacks' stale contents.
+            most = collections.Counter()
+            for c, _done in ref:
+                most |= c
+            least = new[0][0].copy()
+            for c, _done in new[1:]:
+                least &= c
+            extra = beyond(most, least)
+            what = "in every boot of the second kernel, beyond any boot of the first" if a.boots > 1 \
+                else "in the second kernel beyond the first's"
+            print("unreliable frames %s: %d%s" % (what, sum(extra.values()),
+                                                   "" if not extra else " " + ", ".join(sorted(extra))))
+            return 0 if ok and not extra else 1
+        return 0 if ok else 1
     finally:
         shutil.rmtree(work, ignore_errors=True)
-
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -13,6 +13,7 @@ switch statement cannot exhaust Python's.
 from __future__ import annotations
 
 from .backend import UNDEFINED
+from .elf import STT_FUNC
 from .cfg import is_sibling_call
 from .cfi import CfiState, OpContext, StackError, apply_op, has_modified_stack_frame, \
     has_valid_stack_frame, mismatch
@@ -91,7 +92,7 @@ class Interpreter:
         warnings = 0
         for cs in p.code if code is None else code:
             for f in p.symtab.section(cs.sec.index).ordered:
-                if f.type != 2:                       # STT_FUNC
+                if f.type != STT_FUNC:
                     continue
                 warnings += self.validate_symbol(cs, f, self.new_walk(cs, True))
         return warnings
@@ -169,10 +170,19 @@ class Interpreter:
         """Walk one straight-line stretch; branches push continuations on `stack`."""
         p, abi = self.p, self.abi
         kind, visited, cfi_of, hint = p.kind, p.visited, p.cfi, p.hint
+        alt_group, sym, sec_of = p.alt_group, p.sym, p.sec_of
+        send = sec_of[i].end
         while True:
-            nxt = self.next_to_validate(i)
+            # next_to_validate() and func(), in line: this loop runs once per
+            # instruction walked, millions of times on vmlinux.o
+            if alt_group[i] is None:
+                nxt = i + 1 if i + 1 < send else -1
+            else:
+                nxt = self.next_to_validate(i)
             if phase == _WALK:
-                f = p.func(i)
+                f = sym[i]
+                if f is not None and f.type != STT_FUNC:
+                    f = None
                 if func is not None and f is not None and func is not f.pfunc:
                     if func.name.startswith(("__cfi_", "__pfx_")) or p.ignore_unreachables:
                         return 0
@@ -271,6 +281,8 @@ class Interpreter:
                     return 0
                 p.warn("end-of-section", "%s: unexpected end of section" % p.sec_of[i].name)
                 return 1
+            if alt_group[i] is not None:
+                send = sec_of[nxt].end
             prev, i, phase = i, nxt, _WALK
 
     def _find_save(self, func: Sym | None, i: int) -> int:

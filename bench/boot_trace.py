@@ -145,17 +145,18 @@ def main() -> int:
     work = tempfile.mkdtemp(prefix="orcgen-boot-")
     try:
         rd = initramfs(work)
-        seen = []            # per kernel: [(unreliable counter, finished)] per boot
-        for n, img in enumerate(a.bzimage):
-            runs = []
-            for b in range(a.boots):
+        # per kernel: [(unreliable counter, finished)] per boot.  The kernels take
+        # turns, so that both see the same machine (load changes which tasks are
+        # caught where, and so the stale addresses on their stacks).
+        seen: list[list] = [[] for _ in a.bzimage]
+        for b in range(a.boots):
+            for n, img in enumerate(a.bzimage):
                 log = boot(img, rd, a.timeout, a.kvm)
                 if a.log:
                     os.makedirs(a.log, exist_ok=True)
                     with open(os.path.join(a.log, "boot-%d-%d.log" % (n, b)), "w") as f:
                         f.write(log)
-                runs.append((summary("%s (boot %d)" % (img, b + 1), log), "orcgen-boot: done" in log))
-            seen.append(runs)
+                seen[n].append((summary("%s (boot %d)" % (img, b + 1), log), "orcgen-boot: done" in log))
         ok = all(done for runs in seen for _c, done in runs)
         if len(seen) == 2:
             ref, new = seen

@@ -22,6 +22,7 @@ from .elf import SHF_EXECINSTR, STT_FUNC, STT_NOTYPE, ElfFile, Reloc, Section
 from .errors import InputError
 from .findings import Fatal, Finding
 from .insn import Insn, Kind
+from .insntable import InsnTable
 from .options import Options
 from .symbols import Sym, SymbolTable
 
@@ -113,12 +114,12 @@ class Program:
                        or s.name.startswith(".data.rel.ro")}
         self.code: list[CodeSection] = []
         self.code_by_secno: dict[int, CodeSection] = {}
-        self.insn: list[Insn] = []
+        self.insn = InsnTable()
         self.sec_of: list[CodeSection] = []
         self._decode_all()
         n = len(self.insn)
-        self.kind: list[int] = [i.kind for i in self.insn]
-        self.ops: list[tuple] = [i.ops for i in self.insn]
+        self.kind: list[int] = self.insn.kinds()
+        self.ops: list[tuple] = self.insn.ops_list()
         self.sym: list[Sym | None] = [None] * n
         # Integer columns as arrays: 4 bytes an instruction and no int object
         # per value, where a list holds an 8-byte pointer to one (vmlinux.o: 5 M).
@@ -138,8 +139,9 @@ class Program:
         self.visited = bytearray(n)
         self.instr = array("i", bytes(4 * n))
         self.cfi: list[Cfi | None] = [None] * n
-        for i, ins in enumerate(self.insn):
-            if ins.kind == Kind.BUG:     # ud2 is a dead end unless annotated reachable
+        bug = Kind.BUG
+        for i, k in enumerate(self.kind):
+            if k == bug:                 # ud2 is a dead end unless annotated reachable
                 self.dead_end[i] = 1
         self._assign_symbols()
 
@@ -190,6 +192,7 @@ class Program:
             cs.by_off = OffsetIndex(sec.size, cs.first, insns)
             self.insn.extend(insns)
             self.sec_of.extend([cs] * len(insns))
+            del insns                  # the tuples: the table keeps their facts by column
             cs.end = len(self.insn)
             self.code.append(cs)
             self.code_by_secno[sec.index] = cs
@@ -211,7 +214,8 @@ class Program:
                     raise Fatal("symbol", "%s(): can't find starting instruction" % f.name)
                 end = f.offset + f.len
                 i = start
-                while i < cs.end and self.insn[i].offset < end:
+                offs = self.insn.off
+                while i < cs.end and offs[i] < end:
                     self.sym[i] = f
                     i += 1
         for f in self.syms:        # a damaged symbol table: a .cold part starting in other code
@@ -331,14 +335,14 @@ class Program:
         out: dict[int, Reloc] = {}
         if not len(tab):
             return out
-        insn, first = self.insn, cs.first
-        starts = [ins.offset for ins in insn[first:cs.end]]
+        first = cs.first
+        starts, size = self.insn.off[first:cs.end], self.insn.size
         find = bisect.bisect_right
         for r in tab.relocs:                   # sorted by offset: the first one in range wins
             k = find(starts, r.offset) - 1
             if k >= 0:
                 i = first + k
-                if i not in out and r.offset < starts[k] + insn[i].length:
+                if i not in out and r.offset < starts[k] + size[i]:
                     out[i] = r
         return out
 

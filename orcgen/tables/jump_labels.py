@@ -37,8 +37,7 @@ def jump_label_nops(p: Program) -> list[int]:
     """The jump-label JMPs objtool turns into NOPs, in code order."""
     if not p.opts.hack_jump_label:
         return []
-    return [i for i in range(len(p.sec_of))
-            if p.insn[i].kind == Kind.JUMP_UNCOND and p.kind[i] == Kind.NOP]
+    return [i for i in p.insn.with_kind(Kind.JUMP_UNCOND) if p.kind[i] == Kind.NOP]
 
 
 def rewrite(ed: Edits, p: Program, i: int, what: str) -> None:

@@ -99,11 +99,8 @@ def _annotate(p: Program, i: int, sibling: bool, out: SiteLists) -> None:
 
 def site_lists(p: Program) -> SiteLists:
     out = SiteLists()
-    decoded = range(len(p.sec_of))       # fake NOPs (alternatives' padding) come last: none are jumps
-    kinds, insns = p.kind, p.insn
-    for i in decoded:                                    # add_jump_destinations()
-        if insns[i].kind not in STATIC_JUMPS:
-            continue
+    kinds = p.kind
+    for i in p.insn.with_kind(*STATIC_JUMPS):            # add_jump_destinations()
         k = kinds[i]
         if k in DYNAMIC_JUMPS:
             _annotate(p, i, False, out)
@@ -115,9 +112,7 @@ def site_lists(p: Program) -> SiteLists:
                 out.returns.append(i)
         elif p.call_dest[i] is not None:
             _annotate(p, i, True, out)
-    for i in decoded:                                    # add_call_destinations()
-        if insns[i].kind != Kind.CALL:
-            continue
+    for i in p.insn.with_kind(Kind.CALL):                # add_call_destinations()
         k = kinds[i]
         if k == Kind.CALL_DYNAMIC:
             _annotate(p, i, False, out)

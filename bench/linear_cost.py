@@ -94,6 +94,7 @@ def plot(rows: list, path: str) -> None:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    rows = sorted(rows, key=lambda r: r["code"])     # inputs come small object first, then links
     mb = [r["code"] / 1e6 for r in rows]
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
     ax1.loglog(mb, [r["orcgen"][0] for r in rows], "o-", label="orcgen")

@@ -28,7 +28,7 @@ MACHINE_NAMES = {EM_X86_64: "x86-64", EM_AARCH64: "arm64", 3: "i386", 40: "arm",
 ET_REL, ET_EXEC, ET_DYN = 1, 2, 3
 
 SHT_NULL, SHT_PROGBITS, SHT_SYMTAB, SHT_STRTAB, SHT_RELA = 0, 1, 2, 3, 4
-SHT_NOBITS, SHT_REL, SHT_SYMTAB_SHNDX = 8, 9, 18
+SHT_NOBITS, SHT_REL, SHT_DYNSYM, SHT_SYMTAB_SHNDX = 8, 9, 11, 18
 SHT_GROUP = 17
 SHF_WRITE, SHF_ALLOC, SHF_EXECINSTR = 0x1, 0x2, 0x4
 SHF_COMPRESSED = 0x800
@@ -242,6 +242,11 @@ class ElfFile:
         self.symbols: list[Symbol] = []
         symtab = next((s for s in self.sections if s.type == SHT_SYMTAB), None)
         self.symtab = symtab
+        if symtab is None and self.type != ET_REL:
+            # A stripped library or program keeps only its exported symbols:
+            # without them every instruction would be outside any function,
+            # and reported one by one.  .symtab stays None (nothing is written).
+            symtab = next((s for s in self.sections if s.type == SHT_DYNSYM), None)
         if symtab is None:
             return
         if symtab.entsize not in (0, _SYM.size):

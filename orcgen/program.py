@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from .backend import Backend
 from .cfi import Cfi, CfiState
 from .decodecache import decode_section
-from .elf import SHF_EXECINSTR, STT_FUNC, STT_NOTYPE, ElfFile, Reloc, Section
+from .elf import ET_REL, SHF_EXECINSTR, STT_FUNC, STT_NOTYPE, ElfFile, Reloc, Section
 from .errors import InputError
 from .findings import Fatal, Finding
 from .insn import Insn, Kind
@@ -116,6 +116,7 @@ class Program:
         self.code_by_secno: dict[int, CodeSection] = {}
         self.insn = InsnTable()
         self.sec_of: list[CodeSection] = []
+        self.undecoded: dict[int, list[tuple[int, int]]] = {}   # secno -> byte ranges skipped
         self._decode_all()
         n = len(self.insn)
         self.kind: list[int] = self.insn.kinds()
@@ -187,7 +188,7 @@ class Program:
                 lambda off, f=funcs: getattr(f.containing(off), "type", None) == STT_FUNC,
                 self.cache)
             if failure is not None:
-                raise Fatal("decode", "can't decode instruction at %s:0x%x" % (sec.name, failure.offset))
+                insns = self._skip_undecodable(sec, funcs, insns, failure)
             cs.first = len(self.insn)
             cs.by_off = OffsetIndex(sec.size, cs.first, insns)
             self.insn.extend(insns)
@@ -196,6 +197,34 @@ class Program:
             cs.end = len(self.insn)
             self.code.append(cs)
             self.code_by_secno[sec.index] = cs
+
+    def _skip_undecodable(self, sec, funcs, insns: list, failure) -> list:
+        """Bytes that do not decode are fatal in a kernel object, as for objtool;
+        a linked library may keep data inside its functions (OpenSSL's assembly
+        keeps its AES tables in .text), so there decoding goes on from the next
+        function symbol and the gap is one finding, not the end of the file."""
+        if self.elf.type == ET_REL:
+            raise Fatal("decode", "can't decode instruction at %s:0x%x" % (sec.name, failure.offset))
+        insns = list(insns)
+        data = self._code_bytes(sec, funcs)
+        base = 0                    # where the sweep that failed began
+        while failure is not None:
+            pos = base + failure.offset
+            nxt = min((f.offset for f in funcs.ordered
+                       if f.type == STT_FUNC and pos < f.offset < len(data)), default=None)
+            self.findings.append(Finding(
+                "decode", "can't decode instruction; not analysed up to %s"
+                % (self.offstr(sec.index, nxt) if nxt is not None else "the end of the section"),
+                self.offstr(sec.index, pos)))
+            self.finding_insn.append(-1)
+            self.undecoded.setdefault(sec.index, []).append((pos, len(data) if nxt is None else nxt))
+            if nxt is None:
+                break
+            more, failure = self.be.decode_section(
+                data[nxt:], lambda off, f=funcs, b=nxt: getattr(f.containing(off + b), "type", None) == STT_FUNC)
+            insns.extend(i._replace(offset=i.offset + nxt) for i in more)
+            base = nxt
+        return insns
 
     def _assign_symbols(self) -> None:
         """Which function each instruction belongs to (objtool's decode_instructions)."""
@@ -210,6 +239,8 @@ class Program:
                 if f.embedded_insn or f.alias is not f:
                     continue
                 start = cs.by_off.get(f.offset)
+                if start is None and any(a <= f.offset < b for a, b in self.undecoded.get(cs.sec.index, ())):
+                    continue              # starts in bytes that did not decode: already reported
                 if start is None:
                     raise Fatal("symbol", "%s(): can't find starting instruction" % f.name)
                 end = f.offset + f.len

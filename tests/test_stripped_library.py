@@ -30,3 +30,27 @@ def test_stripped_library_functions_come_from_dynsym(tmp_path):
     text = elf.section_by_name(".text")
     one = next(s for s in elf.symbols if s.name == "exported_one")
     assert one.section == text.index and one.offset == one.value - text.addr
+
+
+DATA_IN_CODE = """
+void tables(void) { asm volatile(".byte 0x8d, 0xc0, 0x8d, 0xc0"); }
+int after(int x) { return x * 7; }
+"""
+
+
+@pytest.mark.skipif(not shutil.which("gcc"), reason="needs gcc to build a shared library")
+def test_undecodable_bytes_in_a_library_are_one_finding_not_fatal(tmp_path, capsys):
+    from orcgen.cli import main
+    c = tmp_path / "data.c"
+    c.write_text(DATA_IN_CODE)
+    obj, so = tmp_path / "data.o", tmp_path / "data.so"
+    subprocess.run(["gcc", "-O2", "-fPIC", "-c", "-o", str(obj), str(c)], check=True)
+    subprocess.run(["gcc", "-shared", "-o", str(so), str(obj)], check=True)
+    status = main(["check", str(so)])
+    out = capsys.readouterr()
+    assert status != 2, out.err
+    assert "can't decode instruction; not analysed up to " in out.out + out.err
+    # in an object, as for objtool, it stays fatal
+    main(["check", str(obj)])
+    out = capsys.readouterr()
+    assert "can't decode instruction at .text:0x" in out.out + out.err

@@ -44,6 +44,12 @@ class CodeSection:
         return self.sec.name
 
 
+def _in_func(funcs, base: int):
+    """The decoder's one question from outside the bytes (x86 iret): is the
+    byte at `off` of a sweep that began at `base` inside a function?"""
+    return lambda off: getattr(funcs.containing(off + base), "type", None) == STT_FUNC
+
+
 class OffsetIndex:
     """Instruction start offset -> instruction index, for one code section.
 
@@ -184,9 +190,7 @@ class Program:
             cs.init = sec.name == ".init.text" and not self.opts.module
             funcs = self.symtab.section(sec.index)
             insns, failure = decode_section(
-                self.be, self._code_bytes(sec, funcs), funcs,
-                lambda off, f=funcs: getattr(f.containing(off), "type", None) == STT_FUNC,
-                self.cache)
+                self.be, self._code_bytes(sec, funcs), funcs, _in_func(funcs, 0), self.cache)
             if failure is not None:
                 insns = self._skip_undecodable(sec, funcs, insns, failure)
             cs.first = len(self.insn)
@@ -220,8 +224,7 @@ class Program:
             self.undecoded.setdefault(sec.index, []).append((pos, len(data) if nxt is None else nxt))
             if nxt is None:
                 break
-            more, failure = self.be.decode_section(
-                data[nxt:], lambda off, f=funcs, b=nxt: getattr(f.containing(off + b), "type", None) == STT_FUNC)
+            more, failure = self.be.decode_section(data[nxt:], _in_func(funcs, nxt))
             insns.extend(i._replace(offset=i.offset + nxt) for i in more)
             base = nxt
         return insns

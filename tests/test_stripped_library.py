@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from orcgen.elf import ElfFile
+from orcgen.elf import STT_FUNC, ElfFile
 
 SRC = """
 int g(int x);
@@ -25,7 +25,7 @@ def test_stripped_library_functions_come_from_dynsym(tmp_path):
     subprocess.run(["strip", str(so)], check=True)
     elf = ElfFile(so.read_bytes())
     assert elf.symtab is None                      # nothing to write into
-    funcs = {s.name for s in elf.symbols if s.type == 2 and s.size}
+    funcs = {s.name for s in elf.symbols if s.type == STT_FUNC and s.size}
     assert {"exported_one", "exported_two"} <= funcs
     text = elf.section_by_name(".text")
     one = next(s for s in elf.symbols if s.name == "exported_one")

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Protocol
 
 from .errors import InputError
-from .insn import DecodeFailure, Insn
+from .insn import Decoded, DecodeFailure
 
 # Register "bases" that are not registers (objtool's CFI_* pseudo registers).
 UNDEFINED = -1      # not saved / not known
@@ -82,7 +82,7 @@ class Backend(Protocol):
     data_filler: bytes | None
 
     def decode_section(self, code: bytes, in_func: Callable[[int], bool]
-                       ) -> tuple[list[Insn], DecodeFailure | None]:
+                       ) -> tuple[Decoded, DecodeFailure | None]:
         """Decode a whole code section from offset 0; stop at the first
         undecodable bytes and say where.  `in_func(offset)` tells whether an
         offset lies inside an STT_FUNC symbol (some encodings mean different

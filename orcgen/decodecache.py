@@ -19,13 +19,13 @@ from typing import Callable
 
 from .cache import Cache, key
 from .elf import STT_FUNC
-from .insn import DecodeFailure, Dest, Insn, Kind, Src, StackOp
+from .insn import Decoded, DecodeFailure, Dest, Src, StackOp
 
 _MIN_PIECE = 16      # smaller pieces cost more to look up than to decode
 
 
 def decode_section(be, data: bytes, funcs, in_func: Callable[[int], bool],
-                   cache: Cache | None) -> tuple[list[Insn], DecodeFailure | None]:
+                   cache: Cache | None) -> tuple[Decoded, DecodeFailure | None]:
     if cache is None or len(data) < _MIN_PIECE:
         return be.decode_section(data, in_func)
     starts = sorted({s.offset for s in funcs.ordered if s.type == STT_FUNC and 0 < s.offset < len(data)})
@@ -33,20 +33,20 @@ def decode_section(be, data: bytes, funcs, in_func: Callable[[int], bool],
     pieces = [(a, b) for a, b in zip(bounds, bounds[1:]) if a < b]
     keys = [_piece_key(be, data, a, b, in_func) for a, b in pieces]
     found = cache.get_many(list(set(keys)))
-    out: list[Insn] = []
+    out = Decoded()
     new: list[tuple[bytes, bytes]] = []
     for (a, b), k in zip(pieces, keys):
         blob = found.get(k)
         if blob is not None:
-            out.extend(_load(blob, a))
+            out.add(_load(blob), a)
             continue
-        insns, failure = be.decode_section(data[a:b], lambda off, a=a: in_func(off + a))
-        if failure is not None or not insns or insns[-1].offset + insns[-1].length != b - a:
+        piece, failure = be.decode_section(data[a:b], lambda off, a=a: in_func(off + a))
+        if failure is not None or not piece or piece.end != b - a:
             return be.decode_section(data, in_func)          # not separable: one sweep
-        blob = _dump(insns)
+        blob = _dump(piece)
         found[k] = blob
         new.append((k, blob))
-        out.extend(_load(blob, a))
+        out.add(piece, a)
     cache.put_many(new)
     return out, None
 
@@ -59,28 +59,28 @@ def _piece_key(be, data: bytes, a: int, b: int, in_func) -> bytes:
     return key("decode", be.name, piece, context)
 
 
-def _dump(insns: list[Insn]) -> bytes:
-    return marshal.dumps([(i.offset, i.length, int(i.kind), i.immediate,
-                           tuple((int(o.src), int(o.dest), o.src_reg, o.src_off, o.dest_reg,
-                                  o.dest_off) for o in i.ops)) for i in insns])
+def _dump(d: Decoded) -> bytes:
+    return marshal.dumps((d.size.tobytes(), bytes(d.kind), d.imm,
+                          {n: tuple((int(o.src), int(o.dest), o.src_reg, o.src_off, o.dest_reg,
+                                     o.dest_off) for o in ops) for n, ops in d.ops.items()}))
 
 
-_KINDS = list(Kind)
 _OPS: dict[tuple, StackOp] = {}
 
 
-def _load(blob: bytes, base: int) -> list[Insn]:
-    kinds, ops_cache = _KINDS, _OPS
-    out = []
-    for off, length, kind, imm, ops in marshal.loads(blob):
-        if ops:
-            built = []
-            for o in ops:
-                op = ops_cache.get(o)
-                if op is None:
-                    op = ops_cache[o] = StackOp(Src(o[0]), Dest(o[1]), o[2], o[3], o[4], o[5])
-                built.append(op)
-            out.append(Insn(off + base, length, kinds[kind], imm, tuple(built)))
-        else:
-            out.append(Insn(off + base, length, kinds[kind], imm))
-    return out
+def _load(blob: bytes) -> Decoded:
+    size, kind, imm, ops = marshal.loads(blob)
+    d = Decoded()
+    d.size.frombytes(size)
+    d.kind.extend(kind)
+    d.imm.update(imm)
+    cache = _OPS
+    for n, raw in ops.items():
+        built = []
+        for o in raw:
+            op = cache.get(o)
+            if op is None:
+                op = cache[o] = StackOp(Src(o[0]), Dest(o[1]), o[2], o[3], o[4], o[5])
+            built.append(op)
+        d.ops[n] = tuple(built)
+    return d

@@ -4,8 +4,9 @@
 A list of `Insn` tuples costs about 110 bytes an instruction (the tuple, and
 an int object for each offset); vmlinux.o has five million instructions, so
 that list had been a quarter of orcgen's peak memory.  Here the offsets,
-lengths, decoded kinds and immediates are arrays (21 bytes an instruction)
-and the stack operations a list of shared tuples.  `table[i]` still gives the
+lengths and decoded kinds are arrays (13 bytes an instruction), and the
+immediates and stack operations (shared tuples) are kept only for the
+instructions that have them, as the decoder hands them over (`Decoded`).  `table[i]` still gives the
 `Insn` the decoder made, built on demand, so code that reads an instruction
 now and then is unchanged; passes over every instruction read the columns
 (`off`, `size`) directly.
@@ -13,9 +14,9 @@ now and then is unchanged; passes over every instruction read the columns
 from __future__ import annotations
 
 from array import array
-from typing import Iterable, Iterator
+from typing import Iterator
 
-from .insn import Insn, Kind
+from .insn import Decoded, Insn, Kind
 
 _KINDS = tuple(Kind)
 _new = tuple.__new__
@@ -28,35 +29,45 @@ class InsnTable:
         self.off = array("q")       # offset in its section
         self.size = array("I")      # length in bytes (a padding NOP of the analysis' own may be long)
         self._kind = bytearray()    # the decoder's Kind (Program.kind is the analysis' own copy)
-        self._imm = array("q")
-        self._ops: list[tuple] = []
+        self._imm: dict[int, int] = {}      # index -> immediate, where there is one
+        self._ops: dict[int, tuple] = {}    # index -> stack operations, where there are some
 
-    def extend(self, insns: Iterable[Insn]) -> None:
-        off, size, kind, imm, ops = self.off, self.size, self._kind, self._imm, self._ops
-        for o, n, k, i, s in insns:
-            off.append(o)
-            size.append(n)
-            kind.append(k)
-            imm.append(i)
-            ops.append(s)
+    def extend(self, d: Decoded) -> None:
+        """Append one section's decode (its offsets are the section's)."""
+        n = len(self._kind)
+        self.off.extend(d.off)
+        self.size.extend(d.size)
+        self._kind.extend(d.kind)
+        self._imm.update({k + n: v for k, v in d.imm.items()} if n else d.imm)
+        self._ops.update({k + n: v for k, v in d.ops.items()} if n else d.ops)
 
     def append(self, ins: Insn) -> None:
-        self.extend((ins,))
+        n = len(self._kind)
+        self.off.append(ins.offset)
+        self.size.append(ins.length)
+        self._kind.append(ins.kind)
+        if ins.immediate:
+            self._imm[n] = ins.immediate
+        if ins.ops:
+            self._ops[n] = ins.ops
 
     def __len__(self) -> int:
-        return len(self._ops)
+        return len(self._kind)
 
     def __getitem__(self, i):
         if isinstance(i, slice):
-            return [self[k] for k in range(*i.indices(len(self._ops)))]
-        return _new(Insn, (self.off[i], self.size[i], _KINDS[self._kind[i]], self._imm[i], self._ops[i]))
+            return [self[k] for k in range(*i.indices(len(self._kind)))]
+        if i < 0:
+            i += len(self._kind)
+        return _new(Insn, (self.off[i], self.size[i], _KINDS[self._kind[i]], self._imm.get(i, 0),
+                           self._ops.get(i, ())))
 
     def __iter__(self) -> Iterator[Insn]:
-        for k in range(len(self._ops)):
+        for k in range(len(self._kind)):
             yield self[k]
 
     def __bool__(self) -> bool:
-        return bool(self._ops)
+        return bool(self._kind)
 
     def with_kind(self, *kinds: Kind) -> list[int]:
         """The indices of the instructions the decoder gave one of `kinds`, in
@@ -68,7 +79,11 @@ class InsnTable:
 
     def kinds(self) -> list[Kind]:
         """The decoded kinds, as the list the analysis starts from."""
-        return [_KINDS[k] for k in self._kind]
+        return list(map(_KINDS.__getitem__, self._kind))
 
     def ops_list(self) -> list[tuple]:
-        return list(self._ops)
+        """Every instruction's stack operations, () where there are none."""
+        ops: list[tuple] = [()] * len(self._kind)
+        for i, o in self._ops.items():
+            ops[i] = o
+        return ops

@@ -21,7 +21,7 @@ from .decodecache import decode_section
 from .elf import ET_REL, SHF_EXECINSTR, STT_FUNC, STT_NOTYPE, ElfFile, Reloc, Section
 from .errors import InputError
 from .findings import Fatal, Finding
-from .insn import Insn, Kind
+from .insn import Decoded, Insn, Kind
 from .insntable import InsnTable
 from .options import Options
 from .symbols import Sym, SymbolTable
@@ -58,12 +58,11 @@ class OffsetIndex:
     been the largest single structure after the instructions themselves."""
     __slots__ = ("_idx",)
 
-    def __init__(self, size: int, first: int, insns) -> None:
+    def __init__(self, size: int, first: int, offsets) -> None:
         idx = self._idx = array("i", bytes(4 * size))
-        k = first + 1                         # stored +1, so that 0 means "no instruction here"
-        for ins in insns:
-            idx[ins.offset] = k
-            k += 1
+        # stored +1, so that 0 means "no instruction here"
+        for k, off in enumerate(offsets, first + 1):
+            idx[off] = k
 
     def get(self, offset: int, default=None):
         if 0 <= offset < len(self._idx):
@@ -189,27 +188,26 @@ class Program:
                 sec.name.startswith(".text..__x86.")
             cs.init = sec.name == ".init.text" and not self.opts.module
             funcs = self.symtab.section(sec.index)
-            insns, failure = decode_section(
+            decoded, failure = decode_section(
                 self.be, self._code_bytes(sec, funcs), funcs, _in_func(funcs, 0), self.cache)
             if failure is not None:
-                insns = self._skip_undecodable(sec, funcs, insns, failure)
+                self._skip_undecodable(sec, funcs, decoded, failure)
             cs.first = len(self.insn)
-            cs.by_off = OffsetIndex(sec.size, cs.first, insns)
-            self.insn.extend(insns)
-            self.sec_of.extend([cs] * len(insns))
-            del insns                  # the tuples: the table keeps their facts by column
+            cs.by_off = OffsetIndex(sec.size, cs.first, decoded.off)
+            self.insn.extend(decoded)
+            self.sec_of.extend([cs] * len(decoded))
+            del decoded
             cs.end = len(self.insn)
             self.code.append(cs)
             self.code_by_secno[sec.index] = cs
 
-    def _skip_undecodable(self, sec, funcs, insns: list, failure) -> list:
+    def _skip_undecodable(self, sec, funcs, decoded: Decoded, failure) -> None:
         """Bytes that do not decode are fatal in a kernel object, as for objtool;
         a linked library may keep data inside its functions (OpenSSL's assembly
         keeps its AES tables in .text), so there decoding goes on from the next
         function symbol and the gap is one finding, not the end of the file."""
         if self.elf.type == ET_REL:
             raise Fatal("decode", "can't decode instruction at %s:0x%x" % (sec.name, failure.offset))
-        insns = list(insns)
         data = self._code_bytes(sec, funcs)
         base = 0                    # where the sweep that failed began
         while failure is not None:
@@ -225,9 +223,8 @@ class Program:
             if nxt is None:
                 break
             more, failure = self.be.decode_section(data[nxt:], _in_func(funcs, nxt))
-            insns.extend(i._replace(offset=i.offset + nxt) for i in more)
+            decoded.add(more, nxt)
             base = nxt
-        return insns
 
     def _assign_symbols(self) -> None:
         """Which function each instruction belongs to (objtool's decode_instructions)."""

@@ -14,7 +14,7 @@ import random
 import pytest
 
 from orcgen.arch.x86_64 import BACKEND
-from orcgen.insn import Dest, Src, StackOp
+from orcgen.insn import Decoded, Dest, Src, StackOp
 
 LEGACY = (0x66, 0x67, 0xF0, 0xF2, 0xF3, 0x26, 0x2E, 0x36, 0x3E, 0x64, 0x65)
 
@@ -44,7 +44,7 @@ def both(code: bytes, in_func=lambda off: True):
         return None
     n = sizes[0]
     one = code[:n]
-    out = []
+    out = Decoded()
     d._decode_run(one, 0, in_func, out)
     assert len(out) == 1
     return out[0], d._classify(one, 0, n, in_func)

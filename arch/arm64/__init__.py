@@ -12,7 +12,7 @@ from typing import Callable
 
 from orcgen.backend import UNDEFINED, Abi, SpecialLayout
 from orcgen.elf import EM_AARCH64
-from orcgen.insn import DecodeFailure, Insn
+from orcgen.insn import Decoded, DecodeFailure
 
 from . import orc as orc_format
 from .decode import Arm64Decoder
@@ -59,7 +59,7 @@ class Arm64Backend:
         self._decoder = Arm64Decoder()
 
     def decode_section(self, code: bytes, in_func: Callable[[int], bool]
-                       ) -> tuple[list[Insn], DecodeFailure | None]:
+                       ) -> tuple[Decoded, DecodeFailure | None]:
         return self._decoder.decode_section(code, in_func)
 
     def disassemble(self, code: bytes, offset: int) -> list[tuple[int, int, str]]:

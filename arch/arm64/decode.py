@@ -21,7 +21,7 @@ from __future__ import annotations
 import struct
 from typing import Callable
 
-from orcgen.insn import DecodeFailure, Dest, Insn, Kind, Src, StackOp
+from orcgen.insn import Decoded, DecodeFailure, Dest, Insn, Kind, Src, StackOp
 
 from . import unmodelled
 from .unmodelled import UNK_FP, UNK_SP
@@ -305,10 +305,10 @@ def _memory_op(off: int, rn: int, kind: int, imm: int, load: int, regs, v: int, 
 
 class Arm64Decoder:
     def decode_section(self, code: bytes, in_func: Callable[[int], bool]
-                       ) -> tuple[list[Insn], DecodeFailure | None]:
+                       ) -> tuple[Decoded, DecodeFailure | None]:
         n = len(code) // 4
         words = list(struct.unpack_from("<%dI" % n, code, 0))
-        out = [decode_word(w, 4 * k, words, k) for k, w in enumerate(words)]
+        out = Decoded.from_insns(decode_word(w, 4 * k, words, k) for k, w in enumerate(words))
         if len(code) % 4:
             return out, DecodeFailure(4 * n, "section size is not a multiple of 4")
         return out, None

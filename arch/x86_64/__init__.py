@@ -11,7 +11,7 @@ from typing import Callable
 
 from orcgen.backend import CFA, Abi, SpecialLayout
 from orcgen.elf import EM_X86_64
-from orcgen.insn import DecodeFailure, Insn
+from orcgen.insn import Decoded, DecodeFailure
 
 from . import orc as orc_format
 
@@ -69,7 +69,7 @@ class X86_64Backend:
         return self._decoder
 
     def decode_section(self, code: bytes, in_func: Callable[[int], bool]
-                       ) -> tuple[list[Insn], DecodeFailure | None]:
+                       ) -> tuple[Decoded, DecodeFailure | None]:
         return self.decoder.decode_section(code, in_func)
 
     def disassemble(self, code: bytes, offset: int) -> list[tuple[int, int, str]]:

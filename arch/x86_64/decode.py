@@ -15,7 +15,7 @@ from __future__ import annotations
 import struct
 from typing import Callable
 
-from orcgen.insn import DecodeFailure, Dest, Insn, Kind, Src, StackOp
+from orcgen.insn import Decoded, DecodeFailure, Dest, Insn, Kind, Src, StackOp
 
 from .tables import INTERESTING as _INTERESTING
 from .tables import W_ONLY as _W_ONLY
@@ -58,6 +58,7 @@ _PUSH_REG = tuple((StackOp(Src.REG, Dest.PUSH, src_reg=HW2DW[r]),) for r in rang
 _MOV_RR = tuple(tuple((StackOp(Src.REG, Dest.REG, src_reg=HW2DW[s], dest_reg=HW2DW[d]),)
                       for d in range(16)) for s in range(16))
 _SIMPLE = {0xC3: Kind.RETURN, 0xC2: Kind.RETURN, 0xCC: Kind.TRAP, 0x90: Kind.NOP}
+_SIMPLE_INT = {b: int(k) for b, k in _SIMPLE.items()}
 _POP_REG = tuple((StackOp(Src.POP, Dest.REG, dest_reg=HW2DW[r]),) for r in range(16))
 
 
@@ -143,8 +144,8 @@ class X86Decoder:
         return [(a, n, ("%s %s" % (m, o)).strip()) for a, n, m, o in md.disasm_lite(code, offset)]
 
     def decode_section(self, code: bytes, in_func: Callable[[int], bool]
-                       ) -> tuple[list[Insn], DecodeFailure | None]:
-        out: list[Insn] = []
+                       ) -> tuple[Decoded, DecodeFailure | None]:
+        out = Decoded()
         pos = 0
         while True:
             pos = self._decode_run(code, pos, in_func, out)
@@ -155,11 +156,11 @@ class X86Decoder:
             n = fallback_length(code, pos)
             if not n:
                 return out, DecodeFailure(pos, "can't decode instruction")
-            out.append(self._classify(code, pos, n, in_func))
+            out.put(self._classify(code, pos, n, in_func))
             pos += n
 
     def _decode_run(self, code: bytes, start: int, in_func: Callable[[int], bool],
-                    out: list[Insn]) -> int:
+                    out: Decoded) -> int:
         """Decode from `start` until capstone stops; return where it stopped.
 
         The loop answers the encodings that make up most kernel code (moves and
@@ -168,108 +169,129 @@ class X86Decoder:
         else goes through the general path, which follows objtool case by case.
         The loop handles no prefix or one REX prefix only, and its answers come
         from `fast_tables()`, which are made from the general path's own
-        descriptions; tests/test_decode_paths_x86.py compares the two."""
-        new = tuple.__new__
+        descriptions; tests/test_decode_paths_x86.py compares the two.
+
+        It writes `out`'s columns directly: an ordinary instruction costs one
+        append to the kind column (its length is capstone's, its offset the sum
+        of the lengths before it)."""
         special, rowed, act0, act0f, rex_one, rex_two = fast_tables()
-        other, call, jcc, jmp = Kind.OTHER, Kind.CALL, Kind.JUMP_COND, Kind.JUMP_UNCOND
+        other, call, jcc, jmp = int(Kind.OTHER), int(Kind.CALL), int(Kind.JUMP_COND), int(Kind.JUMP_UNCOND)
         push_call = (_PUSH_CONST,)
         mov_rr = _MOV_RR
         push_reg, pop_reg = _PUSH_REG, _POP_REG
-        simple = _SIMPLE
-        nop = Kind.NOP
-        no_ops = ()
+        simple = _SIMPLE_INT
+        nop = int(Kind.NOP)
         alu = (0x01, 0x29, 0x81, 0x83)
         s8, rel32 = _S8, _REL32
-        bug = Kind.BUG
+        bug = int(Kind.BUG)
         general = self._general_memo
-        append = out.append
+        kind = out.kind.append
+        imms, opss = out.imm, out.ops
         off = start
         sizes = self._sizes(code if start == 0 else code[start:], start)
+        out.size.extend(sizes)
         code = code + b"\0\0"          # the tables may look one byte past a short instruction
-        for size in sizes:
+        for n, size in enumerate(sizes, len(out.kind)):
             b = code[off]
             if b not in special:
-                append(new(Insn, (off, size, other, 0, no_ops)))
+                kind(other)
             elif b == 0x90:                  # a quarter of kernel code: function padding
-                append(new(Insn, (off, size, nop, 0, no_ops)))
+                kind(nop)
             elif 0x48 <= b <= 0x4F and size >= 3 and code[off + 1] in (0x89, 0x8B):
                 op, modrm = code[off + 1], code[off + 2]
                 if op == 0x89 and modrm >= 0xC0:                # mov reg, reg
-                    ops = mov_rr[((modrm >> 3) & 7) + 8 * ((b >> 2) & 1)][(modrm & 7) + 8 * (b & 1)]
-                    append(new(Insn, (off, size, other, 0, ops)))
+                    opss[n] = mov_rr[((modrm >> 3) & 7) + 8 * ((b >> 2) & 1)][(modrm & 7) + 8 * (b & 1)]
+                    kind(other)
                 elif rex_one[b][op][modrm] == 2 and (
                         modrm >= 0xC0 or ((modrm & 7) not in (4, 5) and
                                           not (op == 0x89 and ((modrm >> 3) & 7) == 4 and not b & 4) and
                                           not (op == 0x8B and ((modrm >> 3) & 7) + 2 * (b & 4) in _CS_HW))):
                     # no %rsp/%rbp write; 8b register form, or memory not based on sp/bp
-                    append(new(Insn, (off, size, other, 0, no_ops)))
+                    kind(other)
                 else:
-                    append(general(code, off, size, in_func))
+                    general(code, off, size, in_func, out, n)
             elif 0x40 <= b <= 0x4F and size >= 2:                # one REX prefix
                 op = code[off + 1]
                 a = rex_one[b][op][code[off + 2]]     # (a ModRM or, uniform row, anything)
                 if not a:
-                    append(new(Insn, (off, size, other, 0, no_ops)))
+                    kind(other)
                 elif 0x50 <= op <= 0x57:
-                    append(new(Insn, (off, size, other, 0, push_reg[(op & 7) + 8 * (b & 1)])))
+                    opss[n] = push_reg[(op & 7) + 8 * (b & 1)]
+                    kind(other)
                 elif 0x58 <= op <= 0x5F:
-                    append(new(Insn, (off, size, other, 0, pop_reg[(op & 7) + 8 * (b & 1)])))
+                    opss[n] = pop_reg[(op & 7) + 8 * (b & 1)]
+                    kind(other)
                 elif op == 0x0F and size >= 4:
-                    t = rex_two[b][code[off + 2]][code[off + 3]]
-                    append(general(code, off, size, in_func) if t else
-                           new(Insn, (off, size, other, 0, no_ops)))
+                    if rex_two[b][code[off + 2]][code[off + 3]]:
+                        general(code, off, size, in_func, out, n)
+                    else:
+                        kind(other)
                 elif a == 2 and op in alu and (code[off + 2] < 0xC0 or code[off + 2] & 7 != 4 or b & 1):
-                    append(new(Insn, (off, size, other, 0, no_ops)))   # add/sub/and not on %rsp
+                    kind(other)                            # add/sub/and not on %rsp
                 else:
-                    append(general(code, off, size, in_func))
+                    general(code, off, size, in_func, out, n)
             elif b in rowed:                 # ALU and move forms: plain unless they write sp/bp
                 if not act0[b][code[off + 1]]:
-                    append(new(Insn, (off, size, other, 0, no_ops)))
+                    kind(other)
                 else:
-                    append(general(code, off, size, in_func))
+                    general(code, off, size, in_func, out, n)
             elif b == 0xE8 and size == 5:
-                append(new(Insn, (off, 5, call, rel32(code, off + 1)[0], push_call)))
+                imms[n] = rel32(code, off + 1)[0]
+                opss[n] = push_call
+                kind(call)
             elif 0x70 <= b <= 0x7F:
-                append(new(Insn, (off, size, jcc, s8[code[off + size - 1]], no_ops)))
+                imms[n] = s8[code[off + size - 1]]
+                kind(jcc)
             elif b == 0x0F and size == 6 and 0x80 <= code[off + 1] <= 0x8F:
-                append(new(Insn, (off, 6, jcc, rel32(code, off + 2)[0], no_ops)))
+                imms[n] = rel32(code, off + 2)[0]
+                kind(jcc)
             elif b == 0xEB:
-                append(new(Insn, (off, size, jmp, s8[code[off + 1]], no_ops)))
+                imms[n] = s8[code[off + 1]]
+                kind(jmp)
             elif b == 0xE9 and size == 5:
-                append(new(Insn, (off, 5, jmp, rel32(code, off + 1)[0], no_ops)))
+                imms[n] = rel32(code, off + 1)[0]
+                kind(jmp)
             elif 0x50 <= b <= 0x57:
-                append(new(Insn, (off, size, other, 0, push_reg[b & 7])))
+                opss[n] = push_reg[b & 7]
+                kind(other)
             elif 0x58 <= b <= 0x5F:
-                append(new(Insn, (off, size, other, 0, pop_reg[b & 7])))
+                opss[n] = pop_reg[b & 7]
+                kind(other)
             elif b in simple:
-                append(new(Insn, (off, size, simple[b], 0, no_ops)))
+                kind(simple[b])
             elif b == 0x0F and size >= 3 and code[off + 1] in (0x1F, 0x0D):
-                append(new(Insn, (off, size, nop, 0, no_ops)))       # nopl / nopw
+                kind(nop)                                   # nopl / nopw
             elif b == 0x66 and size >= 4 and _is_nopw(code, off, size):
-                append(new(Insn, (off, size, nop, 0, no_ops)))
+                kind(nop)
             elif b == 0x0F and size >= 3 and not act0f[code[off + 1]][code[off + 2]]:
-                append(new(Insn, (off, size, other, 0, no_ops)))
+                kind(other)
             elif b == 0x0F and size == 2 and code[off + 1] == 0x0B:
-                append(new(Insn, (off, 2, bug, 0, no_ops)))            # ud2
+                kind(bug)                                   # ud2
             else:
-                append(general(code, off, size, in_func))
+                general(code, off, size, in_func, out, n)
             off += size
         return off
 
-    def _general_memo(self, code: bytes, off: int, size: int, in_func: Callable[[int], bool]) -> Insn:
-        """`_classify`, remembered by the instruction's bytes: kernel code repeats
-        its stack accesses (mov 0x8(%rsp),%rax ...) thousands of times.  The
-        facts depend on the bytes alone, except iret's (0xcf), never kept."""
+    def _general_memo(self, code: bytes, off: int, size: int, in_func: Callable[[int], bool],
+                      out: Decoded, n: int) -> None:
+        """`_classify` for instruction `n` of `out`, remembered by the
+        instruction's bytes: kernel code repeats its stack accesses
+        (mov 0x8(%rsp),%rax ...) thousands of times.  The facts depend on the
+        bytes alone, except iret's (0xcf), never kept."""
         key = code[off:off + size]
         r = self._memo.get(key)
-        if r is not None:
-            return tuple.__new__(Insn, (off, size) + r)
-        ins = self._classify(code, off, size, in_func)
-        if 0xCF not in key:
-            if len(self._memo) >= _MEMO_MAX:
-                self._memo.clear()
-            self._memo[key] = ins[2:]
-        return ins
+        if r is None:
+            r = self._classify(code, off, size, in_func)[2:]
+            if 0xCF not in key:
+                if len(self._memo) >= _MEMO_MAX:
+                    self._memo.clear()
+                self._memo[key] = r
+        kind, imm, ops = r
+        out.kind.append(kind)
+        if imm:
+            out.imm[n] = imm
+        if ops:
+            out.ops[n] = ops
 
     def _classify(self, code: bytes, off: int, size: int, in_func: Callable[[int], bool]) -> Insn:
         """The general path: facts for any instruction, prefixes and all.

@@ -139,14 +139,14 @@ def _handle_group_alt(p: Program, a: SpecialAlt, orig: int, new: int) -> int:
     if og is None:
         last = orig
         i = orig
-        while i >= 0 and p.insn[i].offset < a.orig_off + a.orig_len:
+        while i >= 0 and p.insn.off[i] < a.orig_off + a.orig_len:
             last = i
             i = p.next_same_sec(i)
         og = AltGroup(None, orig, last, cfi=[None] * a.orig_len)
         for j in range(orig, last + 1):
             p.alt_group[j] = og
     else:
-        glen = p.insn[og.last].end - p.insn[og.first].offset
+        glen = p.insn.end(og.last) - p.insn.off[og.first]
         if glen != a.orig_len:
             raise p.fatal_insn(orig, "alternative",
                                "weirdly overlapping alternative! %d != %d" % (glen, a.orig_len))
@@ -166,13 +166,13 @@ def _handle_group_alt(p: Program, a: SpecialAlt, orig: int, new: int) -> int:
     last_new = -1
     i = new
     end = a.new_off + a.new_len
-    while i >= 0 and p.insn[i].offset < end:
+    while i >= 0 and p.insn.off[i] < end:
         last_new = i
         p.ignore[i] = p.ignore_alts[orig]
         p.sym[i] = p.sym[orig]
         p.alt_group[i] = ng
-        if p.kind[i] in (Kind.JUMP_COND, Kind.JUMP_UNCOND) and p.insn[i].immediate:
-            if p.insn[i].end + p.insn[i].immediate == end:
+        if p.kind[i] in (Kind.JUMP_COND, Kind.JUMP_UNCOND) and p.insn.imm(i):
+            if p.insn.end(i) + p.insn.imm(i) == end:
                 # A jump to the end of the replacement continues after the original.
                 d = p.next_same_sec(og.last)
                 if d < 0:
@@ -199,11 +199,11 @@ def _handle_jump_alt(p: Program, a: SpecialAlt, orig: int, new: int) -> int:
 # -- jumps and calls -----------------------------------------------------------
 
 def _is_first_func_insn(p: Program, i: int, s: Sym) -> bool:
-    if p.insn[i].offset == s.offset:
+    if p.insn.off[i] == s.offset:
         return True
     if p.opts.ibt:
         prev = p.prev_same_sym(i)
-        if prev >= 0 and p.kind[prev] == Kind.ENDBR and p.insn[i].offset == s.offset + p.insn[prev].length:
+        if prev >= 0 and p.kind[prev] == Kind.ENDBR and p.insn.off[i] == s.offset + p.insn.size[prev]:
             return True
     return False
 
@@ -252,8 +252,8 @@ def _to_thunk(p: Program, i: int, target: Sym) -> bool:
 
 def _code_target(p: Program, i: int) -> tuple[int, int]:
     """(section, offset) a direct branch without a relocation reaches."""
-    ins, cs = p.insn[i], p.sec_of[i]
-    off = ins.end + ins.immediate
+    cs = p.sec_of[i]
+    off = p.insn.end(i) + p.insn.imm(i)
     if p.elf.type != ET_REL and not 0 <= off < cs.sec.size:
         # Linked files: a branch may cross into another section.
         addr = cs.sec.addr + off
@@ -300,7 +300,7 @@ def add_jump_destinations(p: Program) -> None:
                 raise p.fatal_insn(i, "jump-dest", "can't find jump dest instruction at %s+0x%x"
                                    % (p.secname(dsec), doff))
             ds = p.sym[d]
-            if ds is not None and p.insn[d].offset == ds.offset and _to_thunk(p, i, ds):
+            if ds is not None and p.insn.off[d] == ds.offset and _to_thunk(p, i, ds):
                 continue
             dfunc = p.func(d)
             if func is not None and dfunc is not None and func is not dfunc:
@@ -458,7 +458,7 @@ def function_graph(p: Program, f: Sym):
     import networkx as nx
     g = nx.DiGraph()
     for i in p.func_insns(f):
-        g.add_node(i, offset=p.insn[i].offset)
+        g.add_node(i, offset=p.insn.off[i])
         k = p.kind[i]
         if p.jump_dest[i] >= 0:
             g.add_edge(i, p.jump_dest[i], kind="jump")

@@ -221,9 +221,9 @@ class _Diff:
         i = cs.by_off.get(fde.start)
         if i is None:
             self.problems.append("%s: starts at %s, not at an instruction" % (where, p.offstr(fde.secno, fde.start)))
-            i = next((k for k in range(cs.first, cs.end) if p.insn[k].offset >= fde.start), cs.end)
+            i = next((k for k in range(cs.first, cs.end) if p.insn.off[k] >= fde.start), cs.end)
         idx = []
-        while i < cs.end and p.insn[i].offset < fde.end:
+        while i < cs.end and p.insn.off[i] < fde.end:
             idx.append(i)
             i += 1
         if idx and p.insn[idx[-1]].end != fde.end:
@@ -232,7 +232,7 @@ class _Diff:
         rows, k = fde.rows, 0
         entries: list[tuple[int, Row | None, bool, list[Check]]] = []
         for i in idx:
-            off = p.insn[i].offset
+            off = p.insn.off[i]
             while k + 1 < len(rows) and rows[k + 1].pc <= off:
                 k += 1
             row = rows[k] if rows and rows[k].pc <= off else None
@@ -323,7 +323,7 @@ class _Diff:
         i = entries[0][0]
         f = self.p.func(i)
         first = entries[0][3]
-        if f is None or f.pfunc is not f or self.p.insn[i].offset != f.offset or \
+        if f is None or f.pfunc is not f or self.p.insn.off[i] != f.offset or \
                 not any(c.status == "disagree" and (c.aspect == "cfa" or _ra_undefined(c)) for c in first):
             return
         for _, _, _, cs in entries:
@@ -412,7 +412,7 @@ class _Diff:
         cls = check_class(chk, self.abi)
         f = p.func(a)
         reg = " ".join(rn(r) for r in [chk.reg] + sorted(regs - {chk.reg})) if chk.reg >= 0 else ""
-        row = fde.row_at(p.insn[a].offset) if fde is not None else None
+        row = fde.row_at(p.insn.off[a]) if fde is not None else None
         by_i = self.changed_by(a, chk)
         cause = self.insn_ref(by_i) if by_i >= 0 else ""
         extra: dict = {}
@@ -421,7 +421,7 @@ class _Diff:
             extra = {"cfa_base": rn(r), "cfa_base_at": known, "cfa_delta": known + off}
         d = Disagreement(
             file=self.name, function=f.name if f is not None else "(no function)",
-            section=p.sec_of[a].name, start=p.insn[a].offset, end=p.insn[b].end, first=p.where(a),
+            section=p.sec_of[a].name, start=p.insn.off[a], end=p.insn.end(b), first=p.where(a),
             cls=cls, kind=chk.kind, aspect=chk.aspect, register="ra" if chk.aspect == "ra" else reg,
             breaks_unwinding=breaks(cls, chk.kind), instructions=b - a + 1, declared=chk.declared,
             computed=chk.computed, declared_by=self.declared_by(row, chk, fde),
@@ -447,7 +447,7 @@ class _Diff:
             return False
         rules = set()
         for j in range(lo, hi + 1):
-            row = fde.row_at(p.insn[j].offset)
+            row = fde.row_at(p.insn.off[j])
             if row is None:
                 return False
             rules.add(row.cfa)
@@ -560,10 +560,10 @@ class _Diff:
                 out.append(WindowLine("", "...", -1, "(%d instructions)" % (b - a - 5), "", ""))
                 continue
             fde = self.owner.get(i)
-            row = fde.row_at(p.insn[i].offset) if fde is not None else None
+            row = fde.row_at(p.insn.off[i]) if fde is not None else None
             decl = row_text(row, self.abi.reg_name, fde.ra_column) if fde is not None else "(no FDE)"
             mark = "->" if i == a else "!" if a < i <= b else ""
-            out.append(WindowLine(mark, p.where(i), p.insn[i].offset, self.disasm(i), decl,
+            out.append(WindowLine(mark, p.where(i), p.insn.off[i], self.disasm(i), decl,
                                   state_text(p.cfi[i], self.abi.reg_name, self.abi)))
         return tuple(out)
 

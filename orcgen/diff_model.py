@@ -235,7 +235,7 @@ def noreturn_call_before(p: Program, i: int, fde: Fde) -> int:
         j = p.prev_same_sec(j)
     if j < 0 or p.kind[j] not in (Kind.CALL, Kind.CALL_DYNAMIC) or p.dead_end[j]:
         return -1
-    lo, hi = p.insn[j].end, p.insn[i].offset
+    lo, hi = p.insn.end(j), p.insn.off[i]
     if p.cfi[i] is None or p.cfi[i] != p.cfi[j] or not any(lo <= r.pc <= hi for r in fde.rows):
         return -1
     return j

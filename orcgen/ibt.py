@@ -59,7 +59,7 @@ def check_iret_regs_hint(p: Program, i: int) -> None:
     symbol is an entry point, so with --ibt it must be an ENDBR."""
     if not p.opts.ibt or p.insn[i].kind == Kind.ENDBR or noendbr(p, i):
         return
-    secno, off = p.sec_of[i].sec.index, p.insn[i].offset
+    secno, off = p.sec_of[i].sec.index, p.insn.off[i]
     sym = next((s for s in p.symtab.section(secno).ordered
                 if s.offset == off and s.type != STT_SECTION), None)   # find_symbol_by_offset()
     if sym is not None and sym.bind == STB_GLOBAL:

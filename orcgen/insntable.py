@@ -51,6 +51,14 @@ class InsnTable:
         if ins.ops:
             self._ops[n] = ins.ops
 
+    def end(self, i: int) -> int:
+        """Where instruction i ends (its offset plus its length)."""
+        return self.off[i] + self.size[i]
+
+    def imm(self, i: int) -> int:
+        """Instruction i's branch displacement (0 if none)."""
+        return self._imm.get(i, 0)
+
     def __len__(self) -> int:
         return len(self._kind)
 

@@ -290,7 +290,7 @@ class Interpreter:
         if func is None:
             return -1
         j = p.prev_same_sec(i)
-        while j >= 0 and p.insn[j].offset >= func.offset:
+        while j >= 0 and p.insn.off[j] >= func.offset:
             if p.save[j]:
                 return j
             j = p.prev_same_sec(j)
@@ -303,7 +303,7 @@ class Interpreter:
         if c is None:
             p.warn("internal", "CFI missing")
             return 1
-        off = p.insn[i].offset - p.insn[g.first].offset
+        off = p.insn.off[i] - p.insn.off[g.first]
         if off >= len(g.cfi):
             g.cfi.extend([None] * (off + 1 - len(g.cfi)))
         if g.cfi[off] is None:
@@ -496,17 +496,17 @@ class Interpreter:
             return True
         f = p.func(i)
         if self.opts.link and f is None:
-            size = p.symtab.section(p.sec_of[i].sec.index).hole_size(p.insn[i].offset)
+            size = p.symtab.section(p.sec_of[i].sec.index).hole_size(p.insn.off[i])
             if size == 0:
                 return False
             if size < 0:
                 return True
-            end = p.insn[i].offset + size
+            end = p.insn.off[i] + size
             j = p.next_same_sec(i)
             while j >= 0:
                 if p.visited[j]:
                     return True
-                if p.insn[j].offset >= end:
+                if p.insn.off[j] >= end:
                     break
                 d = p.jump_dest[j]
                 if d >= 0 and p.func(d) is not None and ".cold" in p.func(d).name:
@@ -536,7 +536,7 @@ class Interpreter:
                     continue
                 break
             fj = p.func(j)
-            if fj is None or p.insn[j].end >= fj.offset + fj.len:
+            if fj is None or p.insn.end(j) >= fj.offset + fj.len:
                 break
             j = p.next_same_sec(j)
             if j < 0:
@@ -564,7 +564,7 @@ class Interpreter:
                 while j >= 0:
                     if p.kind[j] != Kind.NOP:
                         break
-                    d = f.offset - p.insn[j].offset
+                    d = f.offset - p.insn.off[j]
                     if d > n:
                         break
                     if d == n:

@@ -49,7 +49,7 @@ def _find_jump_table(p: Program, func: Sym, orig: int):
             break
         d = p.jump_dest[i]
         if k == Kind.JUMP_UNCOND and d >= 0 and \
-                (p.insn[d].offset <= p.insn[i].offset or p.insn[d].offset > p.insn[orig].offset):
+                (p.insn.off[d] <= p.insn.off[i] or p.insn.off[d] > p.insn.off[orig]):
             break
         t = _find_switch_table(p, i)
         if t is not None:
@@ -146,8 +146,8 @@ def add_jump_table_alts(p: Program) -> None:
             # a function pointer (`jmp *%rax` after an epilogue) up to a switch's
             # table load, and give the tail call the switch's targets
             d = p.jump_dest[i]
-            if kind[i] == UNCOND and d >= 0 and p.insn[i].offset > p.insn[last].offset \
-                    and p.insn[d].offset > p.insn[i].offset and p.first_jump_src[d] < 0:
+            if kind[i] == UNCOND and d >= 0 and p.insn.off[i] > p.insn.off[last] \
+                    and p.insn.off[d] > p.insn.off[i] and p.first_jump_src[d] < 0:
                 p.first_jump_src[d] = i
                 last = d
             if kind[i] == DYN and p.jump_table[i] is None:

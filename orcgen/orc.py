@@ -51,13 +51,13 @@ def build_table(p: Program) -> list[OrcRow]:
                 if e is None:
                     e = memo[c] = _encode(p, fmt, c, i)
                 if e is not prev and e != prev:
-                    rows.append(OrcRow(name, secno, p.insn[i].offset, e))
+                    rows.append(OrcRow(name, secno, p.insn.off[i], e))
                     prev, empty = e, False
                 i += 1
                 continue
             # Alternatives: one state per byte offset, shared by all replacements.
-            length = p.insn[g.last].end - p.insn[g.first].offset
-            base = p.insn[i].offset
+            length = p.insn.end(g.last) - p.insn.off[g.first]
+            base = p.insn.off[i]
             for k in range(length):
                 c = g.cfi[k] if k < len(g.cfi) else None
                 if c is None:

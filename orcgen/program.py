@@ -410,7 +410,7 @@ class Program:
         return "%s+0x%x" % (self.secname(secno), offset)
 
     def where(self, i: int) -> str:
-        return self.offstr(self.sec_of[i].sec.index, self.insn[i].offset)
+        return self.offstr(self.sec_of[i].sec.index, self.insn.off[i])
 
     def warn_insn(self, i: int, kind: str, message: str) -> None:
         """A warning at an instruction; like objtool, one per symbol."""

@@ -92,12 +92,13 @@ def init_pv_ops(p: Program) -> None:
             continue
         code = p.elf.section_data(cs.sec)
         rel = p.elf.relocs(cs.sec)
+        offs, sizes = p.insn.off, p.insn.size
         for i in p.section_insns(cs):
-            ins = p.insn[i]
-            where = stores(code, ins.offset, ins.length)
+            off = offs[i]
+            where = stores(code, off, sizes[i])
             if where is None:
                 continue
-            slot, value = rel.at(ins.offset + where[0]), rel.at(ins.offset + where[1])
+            slot, value = rel.at(off + where[0]), rel.at(off + where[1])
             if slot is None or p.reloc_sym(slot).name != "pv_ops":
                 continue
             func = p.reloc_sym(value) if value is not None else None

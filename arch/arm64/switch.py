@@ -41,7 +41,7 @@ def switch_targets(p, i: int) -> list[int] | None:
         return None
     cs = p.sec_of[i]
     words = _words(p, cs)
-    k0 = p.insn[i].offset // 4
+    k0 = p.insn.off[i] // 4
     reg = (words[k0] >> 5) & 31
     lo = max(cs.first, i - WINDOW)
     chain = list(range(i - 1, lo - 1, -1))
@@ -52,14 +52,14 @@ def switch_targets(p, i: int) -> list[int] | None:
         for j in chain[start:]:
             if p.func(j) is not f:
                 return None, -1
-            w = words[p.insn[j].offset // 4]
+            w = words[p.insn.off[j] // 4]
             if (w & 31) == r and not _is_store_or_branch(w):
                 return w, chain.index(j)
         j = _writer_before(p, words, chain[-1] if chain else i, r)
         if j < 0:
             return None, -1
         chain.append(j)                      # make it addressable like the others
-        return words[p.insn[j].offset // 4], len(chain) - 1
+        return words[p.insn.off[j] // 4], len(chain) - 1
 
     w_add, at = writer(reg, 0)
     if w_add is None:
@@ -80,7 +80,7 @@ def switch_targets(p, i: int) -> list[int] | None:
         if w_adr is not None and (w_adr & 0x9F000000) == 0x10000000:                  # adr
             j = chain[at_adr]
             imm = _sext(((w_adr >> 5) & 0x7FFFF) << 2 | (w_adr >> 29) & 3, 21)
-            anchor = p.insn[j].offset + imm
+            anchor = p.insn.off[j] + imm
             entry = other
             break
     if anchor is None:
@@ -135,7 +135,7 @@ def _writer_before(p, words, i: int, r: int) -> int:
     address order (straight-line code; the table base is set once)."""
     j = p.prev_same_sym(i)
     while j >= 0:
-        w = words[p.insn[j].offset // 4]
+        w = words[p.insn.off[j] // 4]
         if (w & 31) == r and not _is_store_or_branch(w):
             return j
         j = p.prev_same_sym(j)
@@ -150,12 +150,12 @@ def _through_spill(p, words, f, j: int, w: int) -> int:
     if (w & 0xFFC003E0) == 0xF94003E0:                          # ldr xT, [sp, #n]
         store = 0xF90003E0 | (w & 0x3FFC00)                     # str x?, [sp, #n]
         for k in p.func_insns(f):
-            if p.insn[k].offset >= p.insn[j].offset:
+            if p.insn.off[k] >= p.insn.off[j]:
                 break
-            wk = words[p.insn[k].offset // 4]
+            wk = words[p.insn.off[k] // 4]
             if (wk & 0xFFFFFFE0) == store:
                 src = _writer_before(p, words, k, wk & 31)
-                if src >= 0 and (words[p.insn[src].offset // 4] & 0xFF800000) == 0x91000000:
+                if src >= 0 and (words[p.insn.off[src] // 4] & 0xFF800000) == 0x91000000:
                     return src
     return -1
 
@@ -173,7 +173,7 @@ def _absolute_table(p, words, f, at: int, base_reg: int) -> list[int] | None:
     if table is None:
         refs = set()
         for k in p.func_insns(f):
-            w = words[p.insn[k].offset // 4]
+            w = words[p.insn.off[k] // 4]
             if (w & 31) == base_reg and (w & 0xFF800000) == 0x91000000:
                 t = _table_ref(p, words, k)
                 if t is not None:
@@ -198,7 +198,7 @@ def _absolute_table(p, words, f, at: int, base_reg: int) -> list[int] | None:
 
 def _table_ref(p, words, j: int):
     """(section, offset) of a read-only table that `add x, x, :lo12:sym` at j refers to."""
-    if (words[p.insn[j].offset // 4] & 0xFF800000) != 0x91000000:
+    if (words[p.insn.off[j] // 4] & 0xFF800000) != 0x91000000:
         return None
     r = p.reloc_in(j)
     if r is None or r.type != R_AARCH64_ADD_ABS_LO12_NC:
@@ -250,7 +250,7 @@ def _guard(p, words, j: int, fall_through: bool) -> int | None:
     for c, b in ((j, j + 1), (j, j + 2), (j - 1, j), (j - 2, j)):
         if not (cs.first <= c < cs.end and cs.first <= b < cs.end):
             continue
-        wc, wb = words[p.insn[c].offset // 4], words[p.insn[b].offset // 4]
+        wc, wb = words[p.insn.off[c] // 4], words[p.insn.off[b] // 4]
         if (wc & 0x7F80001F) != 0x7100001F or (wb & 0xFF000010) != 0x54000000:
             continue
         imm = ((wc >> 10) & 0xFFF) << (12 if (wc >> 22) & 1 else 0)

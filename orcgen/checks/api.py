@@ -63,7 +63,7 @@ class Context:
         p = self.program
         if i >= 0 and p is not None:
             cs = p.sec_of[i]
-            off = p.insn[i].offset
+            off = p.insn.off[i]
             f = p.sym[i]
             where = p.where(i)
             loc = Location(self.name, cs.name, off,

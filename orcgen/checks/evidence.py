@@ -26,7 +26,7 @@ def at(p: Program, i: int, note: str = "") -> Evidence:
     while lo > cs.first and i - lo < _BEFORE and p.func(lo - 1) is f:
         lo -= 1
     rn = p.abi.reg_name
-    steps = tuple(Step(p.where(j), p.insn[j].offset, p.disasm(j), state_text(p.cfi[j], rn, p.abi),
+    steps = tuple(Step(p.where(j), p.insn.off[j], p.disasm(j), state_text(p.cfi[j], rn, p.abi),
                        note if j == i else "") for j in range(lo, i + 1))
     return Evidence(steps, path_to(p, i))
 

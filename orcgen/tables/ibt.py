@@ -20,7 +20,7 @@ def add_endbr_seal(ed: Edits, p: Program, module: bool, say: Callable[[str], Non
         return
     for i in seal:
         s = p.sym[i]
-        if module and s is not None and s.type == STT_FUNC and p.insn[i].offset == s.offset \
+        if module and s is not None and s.type == STT_FUNC and p.insn.off[i] == s.offset \
                 and s.name in ("init_module", "cleanup_module"):
             say("%s(): not an indirect call target" % s.name)
     add_site_section(ed, p, ".ibt_endbr_seal", seal)

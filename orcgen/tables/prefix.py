@@ -30,7 +30,7 @@ def prefix_functions(p: Program, size: int):
                 continue
             j = p.prev_same_sec(i)
             while j >= 0 and p.kind[j] == Kind.NOP:
-                gap = f.offset - p.insn[j].offset
+                gap = f.offset - p.insn.off[j]
                 if gap > size:
                     break
                 if gap == size:

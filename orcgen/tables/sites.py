@@ -73,7 +73,7 @@ def _reaches_return_thunk(p: Program, i: int) -> bool:
     if d < 0:
         return False
     s = p.sym[d]
-    return s is not None and p.insn[d].offset == s.offset and s.return_thunk
+    return s is not None and p.insn.off[d] == s.offset and s.return_thunk
 
 
 def _annotate(p: Program, i: int, sibling: bool, out: SiteLists) -> None:
@@ -131,7 +131,7 @@ def add_site_section(ed: Edits, p: Program, name: str, insns: list[int], entsize
         return False
     if not insns:
         return True
-    relocs = [ed.text_reloc(entsize * k, p.sec_of[i].sec.index, p.insn[i].offset, rtype)
+    relocs = [ed.text_reloc(entsize * k, p.sec_of[i].sec.index, p.insn.off[i], rtype)
               for k, i in enumerate(insns)]
     ed.add_pair(name, entsize, bytes(entsize * len(insns)), relocs, addralign=addralign)
     return True

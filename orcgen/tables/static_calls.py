@@ -41,7 +41,7 @@ def add_static_call_sites(ed: Edits, p: Program, sites: list[int], sibling) -> s
     relocs: list[NewReloc] = []
     ed.add_pair(".static_call_sites", 8, bytes(8 * len(sites)), relocs, SHF_ALLOC | SHF_WRITE)
     for k, i in enumerate(sites):
-        relocs.append(ed.text_reloc(8 * k, p.sec_of[i].sec.index, p.insn[i].offset))
+        relocs.append(ed.text_reloc(8 * k, p.sec_of[i].sec.index, p.insn.off[i]))
         tramp = p.call_dest[i]
         if tramp is None or not tramp.name.startswith(TRAMP_PREFIX):
             _pad(relocs, 2 * len(sites))

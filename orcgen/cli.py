@@ -70,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     if name in _ANALYSES:
         argv = argv[:1] + objtool_words(argv[1:])
     from .batch import take_jobs
+    jobs_given = _gives_jobs(argv)
     try:
         argv, jobs = take_jobs(argv)
     except ValueError:
@@ -85,6 +86,11 @@ def main(argv: list[str] | None = None) -> int:
         _describe_shared(ap, name)
     args, extra = ap.parse_known_args(argv[1:])
     files = getattr(args, "files", None)
+    from . import pardecode
+    if files and len(files) > 1:
+        pardecode.jobs = 1                       # files in parallel (below), or one at a time
+    else:                                        # one file: -j N is the processes inside it
+        pardecode.jobs = jobs if jobs_given else 0
     if jobs > 1 and files and len(files) > 1:
         from . import batch
         rest = list(argv)
@@ -103,6 +109,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     except KeyboardInterrupt:
         return 130
+
+
+def _gives_jobs(argv: list[str]) -> bool:
+    return any(a in ("-j", "--jobs") or a.startswith("--jobs=") or (a.startswith("-j") and a[2:].isdigit())
+               for a in argv)
 
 
 def objtool_words(argv: list[str]) -> list[str]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import marshal
 from typing import Callable
 
+from . import pardecode
 from .cache import Cache, key
 from .elf import STT_FUNC
 from .insn import Decoded, DecodeFailure, Dest, Src, StackOp
@@ -26,9 +27,14 @@ _MIN_PIECE = 16      # smaller pieces cost more to look up than to decode
 
 def decode_section(be, data: bytes, funcs, in_func: Callable[[int], bool],
                    cache: Cache | None) -> tuple[Decoded, DecodeFailure | None]:
-    if cache is None or len(data) < _MIN_PIECE:
+    n = pardecode.processes(len(data))
+    if n == 1 and (cache is None or len(data) < _MIN_PIECE):
         return be.decode_section(data, in_func)
     starts = sorted({s.offset for s in funcs.ordered if s.type == STT_FUNC and 0 < s.offset < len(data)})
+    if n > 1:
+        # a section this large (vmlinux.o's .text) is decoded in parallel rather
+        # than through the cache, whose pieces pay off for small objects' reuse
+        return pardecode.decode(be, data, starts, in_func, n)
     bounds = [0] + starts + [len(data)]
     pieces = [(a, b) for a, b in zip(bounds, bounds[1:]) if a < b]
     keys = [_piece_key(be, data, a, b, in_func) for a, b in pieces]

@@ -136,6 +136,19 @@ class Decoded:
         self._off: array | None = None       # explicit offsets, once there is a gap
         self._sum: array | None = None       # offsets computed from the lengths
 
+    def __getstate__(self):
+        """For the processes of a parallel decode: the columns as bytes."""
+        return (self.size.tobytes(), bytes(self.kind), self.imm, self.ops,
+                None if self._off is None else self._off.tobytes())
+
+    def __setstate__(self, state) -> None:
+        size, kind, self.imm, self.ops, off = state
+        self.size = array("I")
+        self.size.frombytes(size)
+        self.kind = bytearray(kind)
+        self._off = None if off is None else array("q", off)
+        self._sum = None
+
     @classmethod
     def from_insns(cls, insns) -> "Decoded":
         """For back-ends that build `Insn`s (arm64: one word, one instruction)."""

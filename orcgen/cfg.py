@@ -333,6 +333,8 @@ def _add_call_destinations(p: Program) -> None:
                 dest = idx.at(doff, func_only=True) or idx.at(doff)
                 if dest is None and linked:
                     p.ops[i] = ()                         # a call into unnamed code (PLT)
+                    if plt_noreturn(p, p.plt_callee(dsec, doff)):
+                        p.dead_end[i] = 1                 # call __cxa_throw@plt
                     continue
                 _add_call_dest(p, i, dest, False)
                 if p.ignore[i]:
@@ -426,6 +428,20 @@ def dead_end_function(p: Program, f: Sym | None, depth: int = 0) -> bool:
             known = memo[f] = _dead_end_function(p, f, 0)
         return known
     return _dead_end_function(p, f, depth)
+
+
+def plt_noreturn(p: Program, name: str | None) -> bool:
+    """Does the function a PLT stub calls never return?  A PLT means dynamic
+    linking, so userspace: the C library's and runtimes' names, Rust's panics
+    and --noreturn's (not the kernel's list); and a function this file defines
+    itself (libstdc++'s std::__throw_length_error, called through its own PLT
+    so that it can be interposed) is judged by its body, as a direct call is."""
+    if name is None:
+        return False
+    if name in USERSPACE_NORETURNS or name in p.opts.noreturns or is_rust_noreturn(name):
+        return True
+    own = p.symtab.by_name.get(name)
+    return own is not None and own.type == STT_FUNC and own.sec is not None and dead_end_function(p, own)
 
 
 def _dead_end_function(p: Program, f: Sym, depth: int) -> bool:

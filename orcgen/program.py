@@ -122,6 +122,7 @@ class Program:
         self.insn = InsnTable()
         self.sec_of: list[CodeSection] = []
         self.undecoded: dict[int, list[tuple[int, int]]] = {}   # secno -> byte ranges skipped
+        self._plt: dict[int, str] | None = None                 # PLT stub address -> callee
         self._decode_all()
         n = len(self.insn)
         self.kind: list[int] = self.insn.kinds()
@@ -369,13 +370,32 @@ class Program:
         first = cs.first
         starts, size = self.insn.off[first:cs.end], self.insn.size
         find = bisect.bisect_right
-        for r in tab.relocs:                   # sorted by offset: the first one in range wins
-            k = find(starts, r.offset) - 1
+        end = -1                               # where the last instruction given a relocation ends
+        for n, ro in enumerate(tab.offsets):   # sorted by offset: the first one in range wins
+            if ro < end:
+                continue                       # a later relocation of the same instruction
+            k = find(starts, ro) - 1
             if k >= 0:
                 i = first + k
-                if i not in out and r.offset < starts[k] + size[i]:
-                    out[i] = r
+                e = starts[k] + size[i]
+                if ro < e:
+                    out[i] = tab.get(n)
+                    end = e
         return out
+
+    def plt_callee(self, secno: int, offset: int) -> str | None:
+        """The name of the function a PLT stub at (section, offset) calls, if
+        it is one (linked files; the back-end reads the stubs)."""
+        if self._plt is None:
+            self._plt = {}
+            stubs = getattr(self.be, "plt_stubs", None)
+            got = self.elf.imported() if stubs is not None else {}
+            if got:
+                slots = stubs([(cs.sec.name, cs.sec.addr, self.elf.section_data(cs.sec)) for cs in self.code])
+                self._plt = {a: got[s] for a, s in slots.items() if s in got}
+        if not self._plt or not 0 <= secno < len(self.elf.sections):
+            return None
+        return self._plt.get(self.elf.sections[secno].addr + offset)
 
     def reloc_sym(self, r: Reloc) -> Sym:
         if not 0 <= r.sym < len(self.syms):

@@ -54,3 +54,36 @@ def test_undecodable_bytes_in_a_library_are_one_finding_not_fatal(tmp_path, caps
     main(["check", str(obj)])
     out = capsys.readouterr()
     assert "can't decode instruction at .text:0x" in out.out + out.err
+
+
+NORETURN_VIA_PLT = """
+#include <stdlib.h>
+void my_fail(const char *why);
+__attribute__((noinline)) void my_fail(const char *why) { (void)why; abort(); }
+__attribute__((noinline)) int checked(int x) { if (x < 0) my_fail("neg"); return x * 2; }
+__attribute__((noinline)) int aborts(int x) { if (x) return x; abort(); }
+__attribute__((noinline)) int after(int x) { return x + 5; }
+"""
+
+
+@pytest.mark.parametrize("flags", [[], ["-fcf-protection=full", "-Wl,-z,ibt"]])
+@pytest.mark.skipif(not shutil.which("gcc"), reason="needs gcc to build a shared library")
+def test_calls_through_the_plt_to_noreturn_functions_end_the_path(tmp_path, capsys, flags):
+    """abort@plt is the C library's; my_fail@plt is this library's own, called
+    through its PLT (it may be interposed) and judged by its body."""
+    from orcgen.cli import main
+    c = tmp_path / "nr.c"
+    c.write_text(NORETURN_VIA_PLT)
+    so = tmp_path / "nr.so"
+    subprocess.run(["gcc", "-O2", "-fPIC", "-shared", "-o", str(so), str(c)] + flags, check=True)
+    dis = subprocess.run(["objdump", "-d", str(so)], capture_output=True, text=True).stdout \
+        if shutil.which("objdump") else ""
+    if dis:
+        assert "<my_fail@plt>" in dis and "<abort@plt>" in dis      # the calls are PLT calls
+    for strip in (False, True):
+        if strip and shutil.which("strip"):
+            subprocess.run(["strip", str(so)], check=True)
+        status = main(["check", "--no-cache", str(so)])
+        out = capsys.readouterr()
+        assert "falls through" not in out.out, out.out
+        assert status in (0, 1), out.err

@@ -72,6 +72,11 @@ class X86_64Backend:
                        ) -> tuple[Decoded, DecodeFailure | None]:
         return self.decoder.decode_section(code, in_func)
 
+    def plt_stubs(self, sections) -> dict[int, int]:
+        """{PLT stub address: the GOT slot it jumps through} (arch/x86_64/plt.py)."""
+        from .plt import plt_stubs
+        return plt_stubs(sections)
+
     def disassemble(self, code: bytes, offset: int) -> list[tuple[int, int, str]]:
         return self.decoder.disassemble(code, offset)
 

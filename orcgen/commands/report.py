@@ -8,7 +8,8 @@ DIFF.json --index N` (entry N of that file's "disagreements" in a saved `orcgen
 diff --format json`), or by default the object's first that breaks unwinding
 in the compiler's own code (inline asm only when nothing else breaks).
 With `--source F.c --cc "gcc -O2 ..."` the source is reduced (orcgen/reduce.py)
-to a reproducer that keeps the disagreement.
+to a reproducer that keeps the disagreement; for a kernel object,
+`--kbuild-cmd` takes both from kbuild's .NAME.o.cmd (orcgen/kbuild_cmd.py).
 
 Exit 0 with a report, 1 when the object has no such disagreement, 2 on an
 input or reduction error.
@@ -16,6 +17,7 @@ input or reduction error.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
 import sys
@@ -33,6 +35,9 @@ def add_arguments(ap) -> None:
                     help="with --from-json: the N-th disagreement of FILE there (from 0)")
     ap.add_argument("--source", metavar="F.c", help="the C source FILE was compiled from: reduce it")
     ap.add_argument("--cc", metavar="\"CC FLAGS\"", help="the exact compile command (without -c/-o)")
+    ap.add_argument("--kbuild-cmd", nargs="?", const="", metavar=".NAME.o.cmd",
+                    help="a kernel object: take --cc and --source from kbuild's .cmd file (by "
+                         "default the one beside FILE), made to run from anywhere")
     ap.add_argument("--reduce-timeout", type=float, default=600, metavar="S",
                     help="stop reducing after S seconds and keep the best candidate (default 600)")
     ap.add_argument("--reducer", choices=("auto", "cvise", "creduce"), default="auto")
@@ -41,6 +46,14 @@ def add_arguments(ap) -> None:
     ap.add_argument("--cfi", choices=("auto", "eh_frame", "debug_frame"), default="auto")
     ap.add_argument("--kernel", action="store_true", help="analyse as kernel code (see orcgen diff)")
     ap.add_argument("--objtool-args", metavar="ARGS", help="objtool's argument string (quoted)")
+
+
+def kbuild_cmd_beside(obj: str) -> str:
+    """kbuild's record of how `obj` was built: DIR/.NAME.o.cmd (for NAME.o.pre too)."""
+    d, name = os.path.split(obj)
+    if name.endswith(".o.pre"):
+        name = name[:-len(".pre")]
+    return os.path.join(d, "." + name + ".cmd")
 
 
 def select(rep, args, doc: dict | None = None):
@@ -77,6 +90,17 @@ def run(args, extra, ap) -> int:
     from ..diff import diff_object
     from ..report import bugreport
     from ..toolchain import identify
+    if args.kbuild_cmd is not None:
+        from ..kbuild_cmd import CmdError, compile_command
+        path = args.kbuild_cmd or kbuild_cmd_beside(args.files[0])
+        if args.cc is not None:
+            ap.error("--kbuild-cmd gives the compile command: drop --cc")
+        try:
+            words, source = compile_command(path)
+        except CmdError as e:
+            return error(path, e)
+        args.cc = shlex.join(words)
+        args.source = args.source or source
     if (args.source is None) != (args.cc is None) and args.source is not None:
         ap.error("--source needs --cc (the exact command that compiled it)")
     opts = options_from(extra, ap, args.objtool_args)

@@ -143,7 +143,7 @@ class Interpreter:
     def next_to_validate(self, i: int) -> int:
         """The instruction after i, with alternatives patched in place."""
         p = self.p
-        g = p.alt_group[i]
+        g = p.alt_group.get(i)
         if g is not None:
             if g.nop >= 0:
                 if i == g.last:
@@ -175,7 +175,7 @@ class Interpreter:
         while True:
             # next_to_validate() and func(), in line: this loop runs once per
             # instruction walked, millions of times on vmlinux.o
-            if alt_group[i] is None:
+            if alt_group.get(i) is None:
                 nxt = i + 1 if i + 1 < send else -1
             else:
                 nxt = self.next_to_validate(i)
@@ -221,7 +221,7 @@ class Interpreter:
                     c = w.cfi.freeze()
                     cfi_of[i] = self.intern.setdefault(c, c)
                 visited[i] |= bit
-                if p.alt_group[i] is not None and self._propagate_alt_cfi(i):
+                if p.alt_group.get(i) is not None and self._propagate_alt_cfi(i):
                     return 1
                 alts = p.alts[i]
                 if alts and not p.ignore_alts[i]:
@@ -281,7 +281,7 @@ class Interpreter:
                     return 0
                 p.warn("end-of-section", "%s: unexpected end of section" % p.sec_of[i].name)
                 return 1
-            if alt_group[i] is not None:
+            if alt_group.get(i) is not None:
                 send = sec_of[nxt].end
             prev, i, phase = i, nxt, _WALK
 
@@ -298,7 +298,7 @@ class Interpreter:
 
     def _propagate_alt_cfi(self, i: int) -> int:
         p = self.p
-        g = p.alt_group[i]
+        g = p.alt_group.get(i)
         c = p.cfi[i]
         if c is None:
             p.warn("internal", "CFI missing")
@@ -318,7 +318,7 @@ class Interpreter:
         p = self.p
         ctx = OpContext(p.func(i) is not None, nxt >= 0 and bool(p.hint[nxt]),
                         self.opts.stackval, self.abi.frame_records, self.opts.precise)
-        track_flags = self.opts.uaccess and p.alt_group[i] is not None
+        track_flags = self.opts.uaccess and p.alt_group.get(i) is not None
         for op in p.ops[i]:
             try:
                 apply_op(w.cfi, op, self.abi, self.init, ctx)

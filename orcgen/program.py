@@ -50,25 +50,66 @@ def _in_func(funcs, base: int):
     return lambda off: getattr(funcs.containing(off + base), "type", None) == STT_FUNC
 
 
+_BLOCK = 4          # log2 of OffsetIndex's block size
+
+
+class Sparse(dict):
+    """A per-instruction column that few instructions set: `col[i]` is None
+    where unset.  Four such columns as lists had cost 32 bytes an instruction
+    (libLLVM: 13 million instructions), for values most of them never have."""
+    __slots__ = ()
+
+    def __missing__(self, i: int) -> None:
+        return None
+
+
+class _Starts:
+    """`offset in` for the offsets of one decode (sorted), before the table has them."""
+    __slots__ = ("_off",)
+
+    def __init__(self, offsets) -> None:
+        self._off = offsets
+
+    def __contains__(self, offset: int) -> bool:
+        k = bisect.bisect_left(self._off, offset)
+        return k < len(self._off) and self._off[k] == offset
+
+
 class OffsetIndex:
     """Instruction start offset -> instruction index, for one code section.
 
-    A dense array over the section's bytes (4 bytes per byte of code) rather
-    than a dict (about 70 bytes per instruction): on vmlinux.o the dict had
-    been the largest single structure after the instructions themselves."""
-    __slots__ = ("_idx",)
+    For each 16-byte block of the section, the index of the first instruction
+    starting in or after it; a lookup searches the few instructions of one
+    block in the table's offset column.  A quarter of a byte per byte of code:
+    a dense array (4 bytes per byte) had been 235 MB of libLLVM's peak, and
+    a dict about 70 bytes per instruction."""
+    __slots__ = ("_blocks", "_off", "_end")
 
-    def __init__(self, size: int, first: int, offsets) -> None:
-        idx = self._idx = array("i", bytes(4 * size))
-        # stored +1, so that 0 means "no instruction here"
-        for k, off in enumerate(offsets, first + 1):
-            idx[off] = k
+    def __init__(self, size: int, offsets, first: int, end: int) -> None:
+        """`offsets[first:end]` are the section's instruction offsets, in order."""
+        nblocks = (size >> _BLOCK) + 2
+        blocks = array("i", [end]) * nblocks
+        b = 0
+        for k in range(first, end):
+            o = offsets[k] >> _BLOCK
+            if o == b:                      # the first instruction starting in block o
+                blocks[b] = k
+                b += 1
+            elif o > b:                     # and the blocks before it, with none starting in them
+                blocks[b:o + 1] = array("i", [k]) * (o + 1 - b)
+                b = o + 1
+        self._blocks, self._off, self._end = blocks, offsets, end
 
     def get(self, offset: int, default=None):
-        if 0 <= offset < len(self._idx):
-            k = self._idx[offset]
-            if k:
-                return k - 1
+        b = offset >> _BLOCK
+        if 0 <= b < len(self._blocks) - 1:
+            lo, hi = self._blocks[b], self._blocks[b + 1]
+            off = self._off
+            while lo < hi:                  # at most a block's worth
+                o = off[lo]
+                if o >= offset:
+                    return lo if o == offset else default
+                lo += 1
         return default
 
     def __contains__(self, offset: int) -> bool:
@@ -131,10 +172,11 @@ class Program:
         # Integer columns as arrays: 4 bytes an instruction and no int object
         # per value, where a list holds an 8-byte pointer to one (vmlinux.o: 5 M).
         self.jump_dest = array("i", [-1]) * n
-        self.call_dest: list[Sym | None] = [None] * n
-        self.jump_table: list[Reloc | None] = [None] * n
-        self.alts: list[list[tuple[int, bool]] | None] = [None] * n
-        self.alt_group: list[AltGroup | None] = [None] * n
+        # Set for few instructions: index -> value, None where unset.
+        self.call_dest: Sparse = Sparse()         # Sym
+        self.jump_table: Sparse = Sparse()        # Reloc, or ("relative", targets)
+        self.alts: Sparse = Sparse()              # list[tuple[int, bool]]
+        self.alt_group: Sparse = Sparse()         # AltGroup
         self.first_jump_src = array("i", [-1]) * n
         self.dead_end = bytearray(n)
         self.ignore = bytearray(n)
@@ -189,43 +231,60 @@ class Program:
                 sec.name.startswith(".text..__x86.")
             cs.init = sec.name == ".init.text" and not self.opts.module
             funcs = self.symtab.section(sec.index)
-            decoded, failure = decode_section(
-                self.be, self._code_bytes(sec, funcs), funcs, _in_func(funcs, 0), self.cache)
-            if failure is not None:
-                self._skip_undecodable(sec, funcs, decoded, failure)
+            data = self._code_bytes(sec, funcs)
+            decoded, failure = decode_section(self.be, data, funcs, _in_func(funcs, 0), self.cache)
             cs.first = len(self.insn)
-            cs.by_off = OffsetIndex(sec.size, cs.first, decoded.off)
+            if failure is not None and elf.type == ET_REL:
+                raise Fatal("decode", "can't decode instruction at %s:0x%x" % (sec.name, failure.offset))
+            cs.by_off = _Starts(decoded.off)
+            if elf.type != ET_REL and (failure is not None or any(
+                    f.type == STT_FUNC and 0 <= f.offset < len(data) and f.offset not in cs.by_off
+                    for f in funcs.ordered)):
+                decoded = self._decode_by_function(sec, funcs, data)
             self.insn.extend(decoded)
+            cs.by_off = OffsetIndex(sec.size, self.insn.off, cs.first, len(self.insn))
             self.sec_of.extend([cs] * len(decoded))
             del decoded
             cs.end = len(self.insn)
             self.code.append(cs)
             self.code_by_secno[sec.index] = cs
 
-    def _skip_undecodable(self, sec, funcs, decoded: Decoded, failure) -> None:
-        """Bytes that do not decode are fatal in a kernel object, as for objtool;
-        a linked library may keep data inside its functions (OpenSSL's assembly
-        keeps its AES tables in .text), so there decoding goes on from the next
-        function symbol and the gap is one finding, not the end of the file."""
-        if self.elf.type == ET_REL:
-            raise Fatal("decode", "can't decode instruction at %s:0x%x" % (sec.name, failure.offset))
-        data = self._code_bytes(sec, funcs)
-        base = 0                    # where the sweep that failed began
-        while failure is not None:
-            pos = base + failure.offset
-            nxt = min((f.offset for f in funcs.ordered
-                       if f.type == STT_FUNC and pos < f.offset < len(data)), default=None)
-            self.findings.append(Finding(
-                "decode", "can't decode instruction; not analysed up to %s"
-                % (self.offstr(sec.index, nxt) if nxt is not None else "the end of the section"),
-                self.offstr(sec.index, pos)))
-            self.finding_insn.append(-1)
-            self.undecoded.setdefault(sec.index, []).append((pos, len(data) if nxt is None else nxt))
-            if nxt is None:
-                break
-            more, failure = self.be.decode_section(data[nxt:], _in_func(funcs, nxt))
-            decoded.add(more, nxt)
-            base = nxt
+    def _decode_by_function(self, sec, funcs, data: bytes) -> Decoded:
+        """A linked file whose one sweep failed or ran across a function start:
+        decode each function (symbol start to the next) on its own.  Linked
+        code may keep data in .text (OpenSSL's AES tables) or pad between
+        functions with bytes that are no instruction (libLLVM's zeros after
+        a nopl); an object's bytes stay fatal, as for objtool.  Bytes that do
+        not decode inside a function's extent are one finding, and the
+        function is not analysed past them; padding after a function that is
+        not whole instructions is not code, and is left out silently."""
+        starts = sorted({f.offset for f in funcs.ordered if f.type == STT_FUNC and 0 < f.offset < len(data)})
+        bounds = [0] + starts + [len(data)]
+        ends: dict[int, int] = {}
+        for f in funcs.ordered:
+            if f.type == STT_FUNC:
+                ends[f.offset] = max(ends.get(f.offset, 0), f.offset + f.len)
+        out = Decoded()
+        for a, b in zip(bounds, bounds[1:]):
+            end = min(ends.get(a, b), b) if ends.get(a, b) > a else b
+            piece, failure = self.be.decode_section(data[a:end], _in_func(funcs, a))
+            out.add(piece, a)
+            if failure is not None:
+                pos = a + failure.offset
+                self.undecoded.setdefault(sec.index, []).append((pos, b))
+                self.findings.append(Finding(
+                    "decode", "can't decode instruction; not analysed up to %s"
+                    % (self.offstr(sec.index, b) if b < len(data) else "the end of the section"),
+                    self.offstr(sec.index, pos)))
+                self.finding_insn.append(-1)
+            elif end < b:
+                # the padding up to the next function: code only if all of it decodes
+                pad, failure = self.be.decode_section(data[end:b], _in_func(funcs, end))
+                if failure is None:
+                    out.add(pad, end)
+                else:
+                    self.undecoded.setdefault(sec.index, []).append((end, b))
+        return out
 
     def _assign_symbols(self) -> None:
         """Which function each instruction belongs to (objtool's decode_instructions)."""
@@ -262,8 +321,7 @@ class Program:
         self.insn.append(Insn(offset, length, Kind.NOP))
         self.sec_of.append(cs)
         for lst, val in ((self.kind, Kind.NOP), (self.ops, ()), (self.sym, sym),
-                         (self.jump_dest, -1), (self.call_dest, None), (self.jump_table, None),
-                         (self.alts, None), (self.alt_group, None), (self.first_jump_src, -1),
+                         (self.jump_dest, -1), (self.first_jump_src, -1),
                          (self.instr, 0), (self.cfi, None)):
             lst.append(val)
         for arr in (self.dead_end, self.ignore, self.ignore_alts, self.hint, self.save,

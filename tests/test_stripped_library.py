@@ -87,3 +87,40 @@ def test_calls_through_the_plt_to_noreturn_functions_end_the_path(tmp_path, caps
         out = capsys.readouterr()
         assert "falls through" not in out.out, out.out
         assert status in (0, 1), out.err
+
+
+PADDING_ACROSS_A_START = """
+    .text
+    .globl pad_a
+    .type pad_a, @function
+pad_a:
+    ret
+    .size pad_a, 1
+    .byte 0x00, 0x00, 0x00      # padding: `00 00`, then a `00` that swallows pad_b's push
+    .globl pad_b
+    .type pad_b, @function
+pad_b:
+    push %rbp
+    mov %rsp, %rbp
+    pop %rbp
+    ret
+    .size pad_b, .-pad_b
+    .section .note.GNU-stack,"",@progbits
+"""
+
+
+@pytest.mark.skipif(not shutil.which("gcc"), reason="needs gcc to build a shared library")
+def test_padding_that_decodes_across_a_function_start_is_resynced(tmp_path, capsys):
+    """libLLVM pads with zeros after a nopl; one sweep then runs across the
+    next function's start, which had been fatal ("can't find starting
+    instruction").  A linked file is decoded function by function instead."""
+    from orcgen.cli import main
+    s = tmp_path / "pad.S"
+    s.write_text(PADDING_ACROSS_A_START)
+    so = tmp_path / "pad.so"
+    subprocess.run(["gcc", "-shared", "-nostdlib", "-o", str(so), str(s)], check=True)
+    assert main(["check", "--no-cache", str(so)]) == 0, capsys.readouterr()
+    assert capsys.readouterr().out == ""
+    assert main(["orc", "--no-cache", str(so)]) == 0
+    out = capsys.readouterr().out
+    assert "sp:sp+16" in out                   # pad_b's push %rbp was decoded at pad_b

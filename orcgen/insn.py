@@ -171,9 +171,9 @@ class Decoded:
     def add(self, other: "Decoded", at: int) -> None:
         """Append `other`, decoded from byte `at` of the same code."""
         n = len(self.kind)
-        if at != self.end or self._off is not None:
-            offs = self.off
-            self._off = offs + array("q", (o + at for o in other.off))
+        if self._off is None:
+            self._off = array("q", self.off)       # explicit from now on: `end` stays O(1)
+        self._off.extend(array("q", (o + at for o in other.off)))         # in place: no copy per add
         self._sum = None
         self.size.extend(other.size)
         self.kind.extend(other.kind)

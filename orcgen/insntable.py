@@ -32,24 +32,17 @@ class InsnTable:
         self._imm: dict[int, int] = {}      # index -> immediate, where there is one
         self._ops: dict[int, tuple] = {}    # index -> stack operations, where there are some
 
-    def extend(self, d: Decoded) -> None:
-        """Append one section's decode (its offsets are the section's)."""
+    def extend(self, d: Decoded, at: int = 0) -> None:
+        """Append one section's decode, made at byte `at` of the section."""
         n = len(self._kind)
-        self.off.extend(d.off)
+        self.off.extend(d.off if not at else array("q", (o + at for o in d.off)))
         self.size.extend(d.size)
         self._kind.extend(d.kind)
         self._imm.update({k + n: v for k, v in d.imm.items()} if n else d.imm)
         self._ops.update({k + n: v for k, v in d.ops.items()} if n else d.ops)
 
     def append(self, ins: Insn) -> None:
-        n = len(self._kind)
-        self.off.append(ins.offset)
-        self.size.append(ins.length)
-        self._kind.append(ins.kind)
-        if ins.immediate:
-            self._imm[n] = ins.immediate
-        if ins.ops:
-            self._ops[n] = ins.ops
+        self.extend(Decoded.from_insns((ins,)), ins.offset)
 
     def end(self, i: int) -> int:
         """Where instruction i ends (its offset plus its length)."""

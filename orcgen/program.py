@@ -63,16 +63,15 @@ class Sparse(dict):
         return None
 
 
-class _Starts:
-    """`offset in` for the offsets of one decode (sorted), before the table has them."""
-    __slots__ = ("_off",)
-
-    def __init__(self, offsets) -> None:
-        self._off = offsets
-
-    def __contains__(self, offset: int) -> bool:
-        k = bisect.bisect_left(self._off, offset)
-        return k < len(self._off) and self._off[k] == offset
+def _crosses_a_start(decoded: Decoded, funcs, size: int) -> bool:
+    """Did one sweep run across a function's first byte (linked files' padding)?"""
+    offs = decoded.off
+    for f in funcs.ordered:
+        if f.type == STT_FUNC and 0 <= f.offset < size:
+            k = bisect.bisect_left(offs, f.offset)
+            if k == len(offs) or offs[k] != f.offset:
+                return True
+    return False
 
 
 class OffsetIndex:
@@ -83,7 +82,7 @@ class OffsetIndex:
     block in the table's offset column.  A quarter of a byte per byte of code:
     a dense array (4 bytes per byte) had been 235 MB of libLLVM's peak, and
     a dict about 70 bytes per instruction."""
-    __slots__ = ("_blocks", "_off", "_end")
+    __slots__ = ("_blocks", "_off")
 
     def __init__(self, size: int, offsets, first: int, end: int) -> None:
         """`offsets[first:end]` are the section's instruction offsets, in order."""
@@ -98,7 +97,7 @@ class OffsetIndex:
             elif o > b:                     # and the blocks before it, with none starting in them
                 blocks[b:o + 1] = array("i", [k]) * (o + 1 - b)
                 b = o + 1
-        self._blocks, self._off, self._end = blocks, offsets, end
+        self._blocks, self._off = blocks, offsets
 
     def get(self, offset: int, default=None):
         b = offset >> _BLOCK
@@ -236,10 +235,7 @@ class Program:
             cs.first = len(self.insn)
             if failure is not None and elf.type == ET_REL:
                 raise Fatal("decode", "can't decode instruction at %s:0x%x" % (sec.name, failure.offset))
-            cs.by_off = _Starts(decoded.off)
-            if elf.type != ET_REL and (failure is not None or any(
-                    f.type == STT_FUNC and 0 <= f.offset < len(data) and f.offset not in cs.by_off
-                    for f in funcs.ordered)):
+            if elf.type != ET_REL and (failure is not None or _crosses_a_start(decoded, funcs, len(data))):
                 decoded = self._decode_by_function(sec, funcs, data)
             self.insn.extend(decoded)
             cs.by_off = OffsetIndex(sec.size, self.insn.off, cs.first, len(self.insn))
@@ -266,7 +262,8 @@ class Program:
                 ends[f.offset] = max(ends.get(f.offset, 0), f.offset + f.len)
         out = Decoded()
         for a, b in zip(bounds, bounds[1:]):
-            end = min(ends.get(a, b), b) if ends.get(a, b) > a else b
+            e = ends.get(a, 0)
+            end = min(e, b) if e > a else b           # the function's extent, if it has one
             piece, failure = self.be.decode_section(data[a:end], _in_func(funcs, a))
             out.add(piece, a)
             if failure is not None:

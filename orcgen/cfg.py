@@ -264,53 +264,76 @@ def _code_target(p: Program, i: int) -> tuple[int, int]:
 
 
 def add_jump_destinations(p: Program) -> None:
+    """objtool's add_jump_destinations(), with its most common case first.
+
+    Most jumps (vmlinux.o: about nine in ten of half a million) have no
+    relocation and land inside their own function, not on its first byte:
+    for those every rule below comes to "the destination is the instruction
+    there", so they are answered from the columns alone.  The rest take
+    objtool's path."""
     kind, jumps = p.kind, (Kind.JUMP_COND, Kind.JUMP_UNCOND)
-    for cs in p.code:
-        for i in [i for i in p.section_insns(cs) if kind[i] in jumps]:
-            if p.jump_dest[i] >= 0:
+    off, size, imm = p.insn.off, p.insn.size, p.insn.imm
+    sym, jump_dest = p.sym, p.jump_dest
+    for cs, mine in p.by_section(p.with_kind(*jumps)):
+        relocs = p.first_relocs(cs)
+        at = cs.by_off.get
+        for i in mine:
+            if jump_dest[i] >= 0 or kind[i] not in jumps:
                 continue
-            func = p.func(i)
-            r = p.reloc_in(i)
-            if r is None:
-                dsec, doff = _code_target(p, i)
-            else:
-                rs = p.reloc_sym(r)
-                if rs.type == STT_SECTION:
-                    dsec, doff = rs.sec, p.be.jump_reloc_offset(r.addend)
-                elif _to_thunk(p, i, rs):
-                    continue
-                elif func is not None:
-                    _add_call_dest(p, i, rs, True)        # sibling call through a symbol
-                    continue
-                elif rs.sec:
-                    dsec, doff = rs.sec, rs.value + p.be.jump_reloc_offset(r.addend)
-                else:
-                    continue                              # asm jumping to another file
-            d = p.find(dsec, doff)
-            if d < 0:
-                s = p.symtab.section(dsec).at(doff)
-                if s is not None and s.embedded_insn:
-                    _return_call(p, i)
-                    continue
-                if p.ignore_unreachables and func is not None and dsec == cs.sec.index \
-                        and doff == func.offset + func.len:
-                    continue
-                if p.elf.type != ET_REL:
-                    continue                              # linked file: jump out of decoded code
-                raise p.fatal_insn(i, "jump-dest", "can't find jump dest instruction at %s+0x%x"
-                                   % (p.secname(dsec), doff))
-            ds = p.sym[d]
-            if ds is not None and p.insn.off[d] == ds.offset and _to_thunk(p, i, ds):
-                continue
-            dfunc = p.func(d)
-            if func is not None and dfunc is not None and func is not dfunc:
-                if ".cold" not in func.name and ".cold" in dfunc.name:
-                    func.cfunc = dfunc
-                    dfunc.pfunc = func
-            if _jump_is_sibling_call(p, i, d):
-                _add_call_dest(p, i, dfunc, True)
-                continue
-            p.jump_dest[i] = d
+            if i not in relocs:
+                s = sym[i]
+                if s is not None and s.type == STT_FUNC:
+                    d = at(off[i] + size[i] + imm(i), -1)
+                    if d >= 0 and sym[d] is s and off[d] != s.offset:
+                        jump_dest[i] = d
+                        continue
+            _add_jump_destination(p, cs, i)
+
+
+def _add_jump_destination(p: Program, cs, i: int) -> None:
+    """One jump, by objtool's rules."""
+    func = p.func(i)
+    r = p.reloc_in(i)
+    if r is None:
+        dsec, doff = _code_target(p, i)
+    else:
+        rs = p.reloc_sym(r)
+        if rs.type == STT_SECTION:
+            dsec, doff = rs.sec, p.be.jump_reloc_offset(r.addend)
+        elif _to_thunk(p, i, rs):
+            return
+        elif func is not None:
+            _add_call_dest(p, i, rs, True)        # sibling call through a symbol
+            return
+        elif rs.sec:
+            dsec, doff = rs.sec, rs.value + p.be.jump_reloc_offset(r.addend)
+        else:
+            return                              # asm jumping to another file
+    d = p.find(dsec, doff)
+    if d < 0:
+        s = p.symtab.section(dsec).at(doff)
+        if s is not None and s.embedded_insn:
+            _return_call(p, i)
+            return
+        if p.ignore_unreachables and func is not None and dsec == cs.sec.index \
+                and doff == func.offset + func.len:
+            return
+        if p.elf.type != ET_REL:
+            return                              # linked file: jump out of decoded code
+        raise p.fatal_insn(i, "jump-dest", "can't find jump dest instruction at %s+0x%x"
+                           % (p.secname(dsec), doff))
+    ds = p.sym[d]
+    if ds is not None and p.insn.off[d] == ds.offset and _to_thunk(p, i, ds):
+        return
+    dfunc = p.func(d)
+    if func is not None and dfunc is not None and func is not dfunc:
+        if ".cold" not in func.name and ".cold" in dfunc.name:
+            func.cfunc = dfunc
+            dfunc.pfunc = func
+    if _jump_is_sibling_call(p, i, d):
+        _add_call_dest(p, i, dfunc, True)
+        return
+    p.jump_dest[i] = d
 
 
 def add_call_destinations(p: Program) -> None:
@@ -323,9 +346,8 @@ def add_call_destinations(p: Program) -> None:
 
 def _add_call_destinations(p: Program) -> None:
     linked = p.elf.type != ET_REL
-    kind, CALL = p.kind, Kind.CALL
-    for cs in p.code:
-        for i in [i for i in p.section_insns(cs) if kind[i] == CALL]:
+    for cs, calls in p.by_section(p.with_kind(Kind.CALL)):
+        for i in calls:
             r = p.reloc_in(i)
             if r is None:
                 dsec, doff = _code_target(p, i)

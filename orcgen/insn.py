@@ -10,6 +10,7 @@ DWARF CFI rows compare without translation.
 """
 from __future__ import annotations
 
+import re
 from array import array
 from dataclasses import dataclass
 from itertools import accumulate
@@ -106,6 +107,17 @@ class Insn(NamedTuple):
     def end(self) -> int:
         return self.offset + self.length
 
+
+
+def kind_indices(column: bytes | bytearray, *kinds: Kind) -> list[int]:
+    """The indices of a kind column (one byte per instruction) that hold one
+    of `kinds`, in order: one regular-expression scan, the byte class matched
+    in C, where a Python loop over five million instructions takes a third of
+    a second per pass."""
+    if not kinds:
+        return []
+    pattern = re.compile(b"[" + b"".join(re.escape(bytes((int(k),))) for k in kinds) + b"]")
+    return [m.start() for m in pattern.finditer(column)]
 
 @dataclass(frozen=True, slots=True)
 class DecodeFailure:

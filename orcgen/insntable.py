@@ -16,7 +16,7 @@ from __future__ import annotations
 from array import array
 from typing import Iterator
 
-from .insn import Decoded, Insn, Kind
+from .insn import Decoded, Insn, Kind, kind_indices
 
 _KINDS = tuple(Kind)
 _new = tuple.__new__
@@ -72,15 +72,13 @@ class InsnTable:
 
     def with_kind(self, *kinds: Kind) -> list[int]:
         """The indices of the instructions the decoder gave one of `kinds`, in
-        order: one scan of the kind column, for the passes that look only at
-        jumps or calls (building an Insn for every instruction to read its kind
-        had been a tenth of vmlinux.o's time)."""
-        want = frozenset(int(k) for k in kinds)
-        return [i for i, k in enumerate(self._kind) if k in want]
+        order (building an Insn for every instruction to read its kind had
+        been a tenth of vmlinux.o's time)."""
+        return kind_indices(self._kind, *kinds)
 
-    def kinds(self) -> list[Kind]:
-        """The decoded kinds, as the list the analysis starts from."""
-        return list(map(_KINDS.__getitem__, self._kind))
+    def kind_bytes(self) -> bytes:
+        """The decoded kinds, one byte (a Kind's value) per instruction."""
+        return bytes(self._kind)
 
     def ops_list(self) -> list[tuple]:
         """Every instruction's stack operations, () where there are none."""

@@ -118,7 +118,7 @@ def add_jump_table_alts(p: Program) -> None:
     kind = p.kind
     UNCOND, DYN, CALL_DYN = Kind.JUMP_UNCOND, Kind.JUMP_DYNAMIC, Kind.CALL_DYNAMIC
     wanted = (UNCOND, DYN, CALL_DYN)
-    jumps = [i for i, k in enumerate(kind) if k in wanted]
+    jumps = p.with_kind(*wanted)
     cut = bisect.bisect_left
 
     def jumps_of(ranges):

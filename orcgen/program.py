@@ -21,7 +21,7 @@ from .decodecache import decode_section
 from .elf import ET_REL, SHF_EXECINSTR, STT_FUNC, STT_NOTYPE, ElfFile, Reloc, Section
 from .errors import InputError
 from .findings import Fatal, Finding
-from .insn import Decoded, Insn, Kind
+from .insn import Decoded, Insn, Kind, kind_indices
 from .insntable import InsnTable
 from .options import Options
 from .symbols import Sym, SymbolTable
@@ -34,7 +34,7 @@ class CodeSection:
     first: int = 0
     end: int = 0
     by_off: "OffsetIndex | dict[int, int]" = field(default_factory=dict)
-    relocs: "dict[int, Reloc] | None" = None   # instruction index -> its first relocation (reloc_in)
+    relocs: "dict[int, int] | None" = None   # instruction index -> its first relocation's row (reloc_in)
     text: bool = True        # gets ORC (objtool: not .altinstr_replacement/.altinstr_aux/.discard.*)
     noinstr: bool = False
     init: bool = False
@@ -165,7 +165,7 @@ class Program:
         self._plt: dict[int, str] | None = None                 # PLT stub address -> callee
         self._decode_all()
         n = len(self.insn)
-        self.kind: list[int] = self.insn.kinds()
+        self.kind = bytearray(self.insn.kind_bytes())   # the analysis' own copy: passes change kinds
         self.ops: list[tuple] = self.insn.ops_list()
         self.sym: list[Sym | None] = [None] * n
         # Integer columns as arrays: 4 bytes an instruction and no int object
@@ -187,10 +187,8 @@ class Program:
         self.visited = bytearray(n)
         self.instr = array("i", bytes(4 * n))
         self.cfi: list[Cfi | None] = [None] * n
-        bug = Kind.BUG
-        for i, k in enumerate(self.kind):
-            if k == bug:                 # ud2 is a dead end unless annotated reachable
-                self.dead_end[i] = 1
+        for i in self.with_kind(Kind.BUG):     # ud2 is a dead end unless annotated reachable
+            self.dead_end[i] = 1
         self._assign_symbols()
 
     # -- decoding --------------------------------------------------------------
@@ -394,32 +392,51 @@ class Program:
     def section_insns(self, cs: CodeSection) -> range:
         return range(cs.first, cs.end)
 
+    def with_kind(self, *kinds: Kind) -> list[int]:
+        """The instructions whose kind (now, after the passes so far) is one of `kinds`."""
+        return kind_indices(self.kind, *kinds)
+
+    def by_section(self, indices: list[int]):
+        """(section, its share of `indices`) for each code section, in order;
+        `indices` sorted.  The analysis' own padding NOPs (after every
+        section's range) are left out, as section_insns leaves them."""
+        lo = 0
+        for cs in self.code:
+            lo = bisect.bisect_left(indices, cs.first, lo)
+            hi = bisect.bisect_left(indices, cs.end, lo)
+            yield cs, indices[lo:hi]
+            lo = hi
+
     # -- relocations and symbols -------------------------------------------------
 
     def reloc_in(self, i: int) -> Reloc | None:
         """objtool's insn_reloc(): the first relocation inside the instruction's bytes."""
         cs = self.sec_of[i]
         if cs.first <= i < cs.end:
-            m = cs.relocs
-            if m is None:
-                m = cs.relocs = self._first_relocs(cs)
-            return m.get(i)
+            k = self.first_relocs(cs).get(i)
+            return None if k is None else self.elf.relocs(cs.sec).get(k)
         ins = self.insn[i]                     # a padding NOP of the analysis' own
         return self.elf.relocs(cs.sec).in_range(ins.offset, ins.length)
 
     def insns_with_relocs(self, cs: CodeSection) -> list[int]:
         """The section's instructions that have a relocation, in order."""
+        return list(self.first_relocs(cs))      # filled in offset order
+
+    def first_relocs(self, cs: CodeSection) -> dict[int, int]:
+        """Instruction index -> the row (in the section's RelocTable) of its
+        first relocation, for the instructions that have one.  Found in one
+        pass over the section's relocations (about one instruction in five
+        has one) rather than a search per instruction, as vmlinux.o asks four
+        million times; rows, not Relocs, because most askers only want to
+        know whether there is one."""
         m = cs.relocs
         if m is None:
             m = cs.relocs = self._first_relocs(cs)
-        return list(m)                         # filled in offset order
+        return m
 
-    def _first_relocs(self, cs: CodeSection) -> dict[int, Reloc]:
-        """Each instruction's first relocation, found in one pass over the
-        section's relocations (about one instruction in five has one) rather
-        than a search per instruction: vmlinux.o asks four million times."""
+    def _first_relocs(self, cs: CodeSection) -> dict[int, int]:
         tab = self.elf.relocs(cs.sec)
-        out: dict[int, Reloc] = {}
+        out: dict[int, int] = {}
         if not len(tab):
             return out
         first = cs.first
@@ -434,7 +451,7 @@ class Program:
                 i = first + k
                 e = starts[k] + size[i]
                 if ro < e:
-                    out[i] = tab.get(n)
+                    out[i] = n
                     end = e
         return out
 

@@ -50,28 +50,48 @@ def symbol_list(syms: list[Sym]) -> list[Sym]:
     list right after its tree predecessor (or first, if it has none), and takes
     it out of the tree again if it has no size.  So the list is in address order
     except that a zero-size symbol is never anyone's predecessor: a later symbol
-    at a higher address goes in before it.  `syms` is in symbol-table order."""
-    head: Sym | None = None
-    nxt: dict[int, Sym | None] = {}
-    tree_offsets: list[int] = []
-    tree: list[Sym] = []
-    for s in syms:
-        k = bisect.bisect_right(tree_offsets, s.offset)
-        if k:
-            prev = tree[k - 1]
-            nxt[id(s)] = nxt[id(prev)]
-            nxt[id(prev)] = s
+    at a higher address goes in before it.  `syms` is in symbol-table order.
+
+    Replaying that with a sorted list costs an insertion in the middle per
+    symbol (a second on vmlinux.o's .text, whose global symbols come after all
+    the local ones).  But the tree's final order is known at the start (sized
+    symbols by offset, then table order), so each symbol's predecessor, "the
+    last symbol of that order at or below my offset already inserted", is
+    found going backwards through the table, where insertions become
+    removals: a union-find over the final order, each removed position
+    pointing to the one before it."""
+    sized = sorted((j for j, s in enumerate(syms) if s.len > 0), key=lambda j: syms[j].offset)
+    offsets = [syms[j].offset for j in sized]
+    rank = {j: k for k, j in enumerate(sized)}
+    left = list(range(len(sized)))       # left[k] == k: position k is in the tree
+    pred = [-1] * len(syms)               # tree predecessor on insertion, as a position
+    find = bisect.bisect_right
+    for j in range(len(syms) - 1, -1, -1):
+        k = rank.get(j)
+        if k is not None:
+            left[k] = k - 1               # not in the tree before its own insertion
+        x = find(offsets, syms[j].offset) - 1
+        root = x
+        while root >= 0 and left[root] != root:
+            root = left[root]
+        while x > root:                   # path compression
+            up = left[x]
+            left[x] = root
+            x = up
+        pred[j] = root
+    head = -1
+    nxt = [-1] * len(syms)
+    for j, k in enumerate(pred):
+        if k >= 0:
+            p = sized[k]
+            nxt[j], nxt[p] = nxt[p], j
         else:
-            nxt[id(s)] = head
-            head = s
-        if s.len > 0:
-            tree_offsets.insert(k, s.offset)
-            tree.insert(k, s)
+            nxt[j], head = head, j
     out: list[Sym] = []
     node = head
-    while node is not None:
-        out.append(node)
-        node = nxt[id(node)]
+    while node >= 0:
+        out.append(syms[node])
+        node = nxt[node]
     return out
 
 

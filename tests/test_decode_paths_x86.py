@@ -39,7 +39,7 @@ def both(code: bytes, in_func=lambda off: True):
     """(fast loop's Insn, general path's Insn) for the first instruction of
     `code`, or None where capstone does not decode it."""
     d = _decoder()
-    sizes = d._sizes(code, 0)
+    sizes = d._lengths.sizes(code, 0)
     if not sizes:
         return None
     n = sizes[0]

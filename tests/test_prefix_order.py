@@ -41,6 +41,38 @@ def test_symbol_list_puts_zero_size_symbols_after_later_ones():
     assert [s.name for s in symbol_list([a, b, c])] == ["a", "b", "c"]
 
 
+
+def _replayed(syms: list[Sym]) -> list[Sym]:
+    """elf_add_symbol()'s insertions replayed one by one, as objtool makes
+    the list: the reference symbol_list's backward pass must agree with."""
+    import bisect
+    head, nxt, offsets, tree = None, {}, [], []
+    for s in syms:
+        k = bisect.bisect_right(offsets, s.offset)
+        if k:
+            nxt[id(s)], nxt[id(tree[k - 1])] = nxt[id(tree[k - 1])], s
+        else:
+            nxt[id(s)], head = head, s
+        if s.len > 0:
+            offsets.insert(k, s.offset)
+            tree.insert(k, s)
+    out, node = [], head
+    while node is not None:
+        out.append(node)
+        node = nxt[id(node)]
+    return out
+
+
+def test_symbol_list_matches_a_replay_of_objtools_insertions():
+    import random
+    rng = random.Random(14)
+    for trial in range(300):
+        n = rng.randrange(1, 40)
+        syms = [_sym(i, "s%d" % i, rng.randrange(0, 64) * rng.choice((1, 4)),
+                     rng.choice((0, 0, 1, 8, 16))) for i in range(n)]
+        want = [s.name for s in _replayed(syms)]
+        assert [s.name for s in symbol_list(syms)] == want, (trial, syms)
+
 @pytest.fixture
 def obj(tmp_path):
     src = tmp_path / "t.s"

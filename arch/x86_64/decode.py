@@ -21,6 +21,7 @@ from .tables import INTERESTING as _INTERESTING
 from .tables import W_ONLY as _W_ONLY
 from .tables import fast_tables
 from .fallback import fallback_length
+from .lengths import Lengths
 from .writes import LEGACY_PREFIXES, ONE_BYTE, VEX_FIRST, sp_bp_writes
 
 # Hardware register number (ModRM/SIB/opcode encoding, with REX) -> DWARF number.
@@ -63,20 +64,6 @@ _SIMPLE_INT = {b: int(k) for b, k in _SIMPLE.items()}
 _POP_REG = tuple((StackOp(Src.POP, Dest.REG, dest_reg=HW2DW[r]),) for r in range(16))
 
 
-def _can_read_structs(capstone) -> bool:
-    try:
-        import ctypes
-        return (ctypes.sizeof(capstone._cs_insn) == _INSN_STRUCT.size
-                and capstone._cs_insn.size.offset == 16 and hasattr(capstone._cs, "cs_free"))
-    except Exception:
-        return False
-
-
-# struct cs_insn (capstone 5): id u32, address u64 (at 8), size u16 (at 16), ...; 248 bytes
-_INSN_STRUCT = struct.Struct("<16xH230x")
-_SIZE_FIELD = 16 // 2          # the size field, in u16 units
-
-
 def _is_nopw(code: bytes, off: int, size: int) -> bool:
     """66 [2e|66 ...] 0f 1f /0: the multi-byte NOPs compilers pad with."""
     p = off
@@ -103,40 +90,9 @@ class X86Decoder:
 
     def __init__(self) -> None:
         import capstone  # deferred: a warm cache run never pays for the import
-        self._md = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_64)
         self._cs = capstone
-        self._sizes = self._sizes_from_struct_array if _can_read_structs(capstone) else \
-            self._sizes_from_lite
+        self._lengths = Lengths(capstone)
         self._memo: dict[bytes, tuple] = {}
-
-    # capstone's disasm_lite builds a mnemonic and an operand string per
-    # instruction, which orcgen throws away; reading the length field out of
-    # cs_disasm's struct array (in C, with struct.iter_unpack) skips that work.
-    def _sizes_from_struct_array(self, buf: bytes, start: int) -> list[int]:
-        import ctypes
-        cs = self._cs
-        insns = ctypes.POINTER(cs._cs_insn)()
-        n = cs._cs.cs_disasm(self._md.csh, buf, len(buf), start, 0, ctypes.byref(insns))
-        if n <= 0:
-            if cs._cs.cs_errno(self._md.csh) == cs.CS_ERR_MEM:   # not "undecodable": no memory
-                raise MemoryError("capstone: out of memory")
-            return []
-        try:
-            # the u16 size field of each 248-byte struct, read in place: no copy of
-            # the array (a quarter of the time), no tuple per instruction
-            words = n * _INSN_STRUCT.size // 2
-            array = (ctypes.c_uint16 * words).from_address(ctypes.addressof(insns.contents))
-            return memoryview(array).cast("B").cast("H")[_SIZE_FIELD::_INSN_STRUCT.size // 2].tolist()
-        finally:
-            cs._cs.cs_free(insns, n)
-
-    def _sizes_from_lite(self, buf: bytes, start: int) -> list[int]:
-        try:
-            return [size for _a, size, _m, _o in self._md.disasm_lite(buf, start)]
-        except self._cs.CsError as e:
-            if e.errno == self._cs.CS_ERR_MEM:
-                raise MemoryError("capstone: out of memory") from None
-            raise
 
     def disassemble(self, code: bytes, offset: int) -> list[tuple[int, int, str]]:
         """(offset, length, text) for people: AT&T syntax, as objdump and objtool print it."""
@@ -189,88 +145,89 @@ class X86Decoder:
         kind = out.kind.append
         imms, opss = out.imm, out.ops
         off = start
-        sizes = self._sizes(code if start == 0 else code[start:], start)
-        out.size.extend(sizes)
+        end = len(code)
         code = code + b"\0\0"          # the tables may look one byte past a short instruction
-        for n, size in enumerate(sizes, len(out.kind)):
-            b = code[off]
-            if b not in special:
-                kind(other)
-            elif b == 0x90:                  # a quarter of kernel code: function padding
-                kind(nop)
-            elif 0x48 <= b <= 0x4F and size >= 3 and code[off + 1] in (0x89, 0x8B):
-                op, modrm = code[off + 1], code[off + 2]
-                if op == 0x89 and modrm >= 0xC0:                # mov reg, reg
-                    opss[n] = mov_rr[((modrm >> 3) & 7) + 8 * ((b >> 2) & 1)][(modrm & 7) + 8 * (b & 1)]
+        for sizes in self._lengths.stretches(code, start, end):
+            out.size.extend(sizes)
+            for n, size in enumerate(sizes, len(out.kind)):
+                b = code[off]
+                if b not in special:
                     kind(other)
-                elif rex_one[b][op][modrm] == 2 and (
-                        modrm >= 0xC0 or ((modrm & 7) not in (4, 5) and
-                                          not (op == 0x89 and ((modrm >> 3) & 7) == 4 and not b & 4) and
-                                          not (op == 0x8B and ((modrm >> 3) & 7) + 2 * (b & 4) in _CS_HW))):
-                    # no %rsp/%rbp write; 8b register form, or memory not based on sp/bp
-                    kind(other)
-                else:
-                    general(code, off, size, in_func, out, n)
-            elif 0x40 <= b <= 0x4F and size >= 2:                # one REX prefix
-                op = code[off + 1]
-                a = rex_one[b][op][code[off + 2]]     # (a ModRM or, uniform row, anything)
-                if not a:
-                    kind(other)
-                elif 0x50 <= op <= 0x57:
-                    opss[n] = push_reg[(op & 7) + 8 * (b & 1)]
-                    kind(other)
-                elif 0x58 <= op <= 0x5F:
-                    opss[n] = pop_reg[(op & 7) + 8 * (b & 1)]
-                    kind(other)
-                elif op == 0x0F and size >= 4:
-                    if rex_two[b][code[off + 2]][code[off + 3]]:
-                        general(code, off, size, in_func, out, n)
-                    else:
+                elif b == 0x90:                  # a quarter of kernel code: function padding
+                    kind(nop)
+                elif 0x48 <= b <= 0x4F and size >= 3 and code[off + 1] in (0x89, 0x8B):
+                    op, modrm = code[off + 1], code[off + 2]
+                    if op == 0x89 and modrm >= 0xC0:                # mov reg, reg
+                        opss[n] = mov_rr[((modrm >> 3) & 7) + 8 * ((b >> 2) & 1)][(modrm & 7) + 8 * (b & 1)]
                         kind(other)
-                elif a == 2 and op in alu and (code[off + 2] < 0xC0 or code[off + 2] & 7 != 4 or b & 1):
-                    kind(other)                            # add/sub/and not on %rsp
-                else:
-                    general(code, off, size, in_func, out, n)
-            elif b in rowed:                 # ALU and move forms: plain unless they write sp/bp
-                if not act0[b][code[off + 1]]:
+                    elif rex_one[b][op][modrm] == 2 and (
+                            modrm >= 0xC0 or ((modrm & 7) not in (4, 5) and
+                                              not (op == 0x89 and ((modrm >> 3) & 7) == 4 and not b & 4) and
+                                              not (op == 0x8B and ((modrm >> 3) & 7) + 2 * (b & 4) in _CS_HW))):
+                        # no %rsp/%rbp write; 8b register form, or memory not based on sp/bp
+                        kind(other)
+                    else:
+                        general(code, off, size, in_func, out, n)
+                elif 0x40 <= b <= 0x4F and size >= 2:                # one REX prefix
+                    op = code[off + 1]
+                    a = rex_one[b][op][code[off + 2]]     # (a ModRM or, uniform row, anything)
+                    if not a:
+                        kind(other)
+                    elif 0x50 <= op <= 0x57:
+                        opss[n] = push_reg[(op & 7) + 8 * (b & 1)]
+                        kind(other)
+                    elif 0x58 <= op <= 0x5F:
+                        opss[n] = pop_reg[(op & 7) + 8 * (b & 1)]
+                        kind(other)
+                    elif op == 0x0F and size >= 4:
+                        if rex_two[b][code[off + 2]][code[off + 3]]:
+                            general(code, off, size, in_func, out, n)
+                        else:
+                            kind(other)
+                    elif a == 2 and op in alu and (code[off + 2] < 0xC0 or code[off + 2] & 7 != 4 or b & 1):
+                        kind(other)                            # add/sub/and not on %rsp
+                    else:
+                        general(code, off, size, in_func, out, n)
+                elif b in rowed:                 # ALU and move forms: plain unless they write sp/bp
+                    if not act0[b][code[off + 1]]:
+                        kind(other)
+                    else:
+                        general(code, off, size, in_func, out, n)
+                elif b == 0xE8 and size == 5:
+                    imms[n] = rel32(code, off + 1)[0]
+                    opss[n] = push_call
+                    kind(call)
+                elif 0x70 <= b <= 0x7F:
+                    imms[n] = s8[code[off + size - 1]]
+                    kind(jcc)
+                elif b == 0x0F and size == 6 and 0x80 <= code[off + 1] <= 0x8F:
+                    imms[n] = rel32(code, off + 2)[0]
+                    kind(jcc)
+                elif b == 0xEB:
+                    imms[n] = s8[code[off + 1]]
+                    kind(jmp)
+                elif b == 0xE9 and size == 5:
+                    imms[n] = rel32(code, off + 1)[0]
+                    kind(jmp)
+                elif 0x50 <= b <= 0x57:
+                    opss[n] = push_reg[b & 7]
                     kind(other)
+                elif 0x58 <= b <= 0x5F:
+                    opss[n] = pop_reg[b & 7]
+                    kind(other)
+                elif b in simple:
+                    kind(simple[b])
+                elif b == 0x0F and size >= 3 and code[off + 1] in (0x1F, 0x0D):
+                    kind(nop)                                   # nopl / nopw
+                elif b == 0x66 and size >= 4 and _is_nopw(code, off, size):
+                    kind(nop)
+                elif b == 0x0F and size >= 3 and not act0f[code[off + 1]][code[off + 2]]:
+                    kind(other)
+                elif b == 0x0F and size == 2 and code[off + 1] == 0x0B:
+                    kind(bug)                                   # ud2
                 else:
                     general(code, off, size, in_func, out, n)
-            elif b == 0xE8 and size == 5:
-                imms[n] = rel32(code, off + 1)[0]
-                opss[n] = push_call
-                kind(call)
-            elif 0x70 <= b <= 0x7F:
-                imms[n] = s8[code[off + size - 1]]
-                kind(jcc)
-            elif b == 0x0F and size == 6 and 0x80 <= code[off + 1] <= 0x8F:
-                imms[n] = rel32(code, off + 2)[0]
-                kind(jcc)
-            elif b == 0xEB:
-                imms[n] = s8[code[off + 1]]
-                kind(jmp)
-            elif b == 0xE9 and size == 5:
-                imms[n] = rel32(code, off + 1)[0]
-                kind(jmp)
-            elif 0x50 <= b <= 0x57:
-                opss[n] = push_reg[b & 7]
-                kind(other)
-            elif 0x58 <= b <= 0x5F:
-                opss[n] = pop_reg[b & 7]
-                kind(other)
-            elif b in simple:
-                kind(simple[b])
-            elif b == 0x0F and size >= 3 and code[off + 1] in (0x1F, 0x0D):
-                kind(nop)                                   # nopl / nopw
-            elif b == 0x66 and size >= 4 and _is_nopw(code, off, size):
-                kind(nop)
-            elif b == 0x0F and size >= 3 and not act0f[code[off + 1]][code[off + 2]]:
-                kind(other)
-            elif b == 0x0F and size == 2 and code[off + 1] == 0x0B:
-                kind(bug)                                   # ud2
-            else:
-                general(code, off, size, in_func, out, n)
-            off += size
+                off += size
         return off
 
     def _general_memo(self, code: bytes, off: int, size: int, in_func: Callable[[int], bool],

@@ -109,6 +109,9 @@ class Insn(NamedTuple):
 
 
 
+_start = re.Match.start
+
+
 def kind_indices(column: bytes | bytearray, *kinds: Kind) -> list[int]:
     """The indices of a kind column (one byte per instruction) that hold one
     of `kinds`, in order: one regular-expression scan, the byte class matched
@@ -117,7 +120,7 @@ def kind_indices(column: bytes | bytearray, *kinds: Kind) -> list[int]:
     if not kinds:
         return []
     pattern = re.compile(b"[" + b"".join(re.escape(bytes((int(k),))) for k in kinds) + b"]")
-    return [m.start() for m in pattern.finditer(column)]
+    return list(map(_start, pattern.finditer(column)))
 
 @dataclass(frozen=True, slots=True)
 class DecodeFailure:

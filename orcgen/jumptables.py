@@ -105,6 +105,34 @@ def _add_jump_table(p: Program, i: int, nxt) -> None:
         raise p.fatal_insn(i, "switch-table", "can't find switch jump table")
 
 
+def _relevant_jumps(p: Program, jumps: list[int]) -> list[int]:
+    """The jumps (of `jumps`, sorted) that make a function's turn in
+    add_jump_table_alts() do anything: its indirect jumps, whose tables it
+    looks for, and the unconditional jumps into a function that has one.
+    The pass also marks each forward jump's destination with the jump
+    (first_jump_src), but only the walk back from an indirect jump reads the
+    marks, and only inside the indirect jump's own function (or its .cold
+    part): a mark anywhere else is never read, and a function whose jumps
+    set only such marks can be passed over with the same result."""
+    kind, DYN, UNCOND = p.kind, Kind.JUMP_DYNAMIC, Kind.JUMP_UNCOND
+    dyn = [i for i in jumps if kind[i] == DYN]
+    walked: set[int] = set()                 # ids of the functions a walk may run in
+    for i in dyn:
+        f = p.func(i)
+        if f is not None:
+            walked.update((id(f), id(f.pfunc)))
+    out = list(dyn)
+    jump_dest, func = p.jump_dest, p.func
+    for i in jumps:
+        if kind[i] == UNCOND:
+            d = jump_dest[i]
+            if d >= 0:
+                fd = func(d)
+                if fd is not None and id(fd.pfunc) in walked:
+                    out.append(i)
+    out.sort()
+    return out
+
 def add_jump_table_alts(p: Program) -> None:
     """Switch jump tables.  x86-64 tables are absolute addresses with a relocation
     each (objtool's method, below); back-ends with relative tables that carry no
@@ -116,18 +144,27 @@ def add_jump_table_alts(p: Program) -> None:
     # function's share is cut out of one sorted list, rather than each pass
     # stepping through every instruction of every function.
     kind = p.kind
-    UNCOND, DYN, CALL_DYN = Kind.JUMP_UNCOND, Kind.JUMP_DYNAMIC, Kind.CALL_DYNAMIC
-    wanted = (UNCOND, DYN, CALL_DYN)
-    jumps = p.with_kind(*wanted)
+    UNCOND, DYN = Kind.JUMP_UNCOND, Kind.JUMP_DYNAMIC
+    jumps = p.with_kind(UNCOND, DYN)
     cut = bisect.bisect_left
+    relevant = _relevant_jumps(p, jumps)
 
     def jumps_of(ranges):
         for a, b in ranges:
             yield from jumps[cut(jumps, a):cut(jumps, b)]
 
+    off, sym = p.insn.off, p.sym
     for f in p.syms:                      # symbol-table order, as objtool
         if f.type != STT_FUNC:
             continue
+        # Most functions have no jump that matters here, which is seen from
+        # the function's extent, without walking its instructions (func_ranges).
+        start = p.find(f.sec, f.offset)
+        part = sym[start] if start >= 0 else None
+        if part is not None and part.type == STT_FUNC and part.cfunc is part:
+            upper = bisect.bisect_left(off, part.offset + part.len, start, p.sec_of[start].end)
+            if cut(relevant, start) == cut(relevant, upper):
+                continue
         ranges = p.func_ranges(f)
         if finder is not None:
             for i in jumps_of(ranges):

@@ -345,40 +345,59 @@ def add_call_destinations(p: Program) -> None:
 
 
 def _add_call_destinations(p: Program) -> None:
+    """objtool's add_call_destinations().  Most calls (vmlinux.o: nearly all
+    of a quarter of a million) have a relocation to a named symbol that is
+    no retpoline thunk; those go straight to their destination."""
     linked = p.elf.type != ET_REL
+    syms, call_dest, ops = p.syms, p.call_dest, p.ops
     for cs, calls in p.by_section(p.with_kind(Kind.CALL)):
+        rows, tab = p.first_relocs(cs), p.elf.relocs(cs.sec)
         for i in calls:
-            r = p.reloc_in(i)
-            if r is None:
-                dsec, doff = _code_target(p, i)
-                idx = p.symtab.section(dsec)
-                dest = idx.at(doff, func_only=True) or idx.at(doff)
-                if dest is None and linked:
-                    p.ops[i] = ()                         # a call into unnamed code (PLT)
-                    if plt_noreturn(p, p.plt_callee(dsec, doff)):
-                        p.dead_end[i] = 1                 # call __cxa_throw@plt
+            k = rows.get(i)
+            if k is not None:
+                n = tab.sym_index(k)
+                rs = syms[n] if 0 <= n < len(syms) else None
+                if rs is not None and rs.type != STT_SECTION and not rs.retpoline_thunk:
+                    call_dest[i] = rs                  # _add_call_dest(p, i, rs, False)
+                    ops[i] = ()
+                    _annotate_call_site(p, i, False)
                     continue
-                _add_call_dest(p, i, dest, False)
-                if p.ignore[i]:
-                    continue
-                if dest is None:
-                    raise p.fatal_insn(i, "intra-function-call", "unannotated intra-function call")
-                if p.func(i) is not None and dest.type != STT_FUNC and not linked:
-                    raise p.fatal_insn(i, "call-non-function", "unsupported call to non-function")
-            else:
-                rs = p.reloc_sym(r)
-                if rs.type == STT_SECTION:
-                    doff = p.be.jump_reloc_offset(r.addend)
-                    idx = p.symtab.section(rs.sec)
-                    dest = idx.at(doff, func_only=True) or idx.at(doff)
-                    if dest is None:
-                        raise p.fatal_insn(i, "call-dest", "can't find call dest symbol at %s+0x%x"
-                                           % (p.secname(rs.sec), doff))
-                    _add_call_dest(p, i, dest, False)
-                elif rs.retpoline_thunk:
-                    _retpoline_call(p, i)
-                else:
-                    _add_call_dest(p, i, rs, False)
+            _add_call_destination(p, i, linked)
+
+
+def _add_call_destination(p: Program, i: int, linked: bool) -> None:
+    """One call, by objtool's rules."""
+    r = p.reloc_in(i)
+    if r is None:
+        dsec, doff = _code_target(p, i)
+        idx = p.symtab.section(dsec)
+        dest = idx.at(doff, func_only=True) or idx.at(doff)
+        if dest is None and linked:
+            p.ops[i] = ()                         # a call into unnamed code (PLT)
+            if plt_noreturn(p, p.plt_callee(dsec, doff)):
+                p.dead_end[i] = 1                 # call __cxa_throw@plt
+            return
+        _add_call_dest(p, i, dest, False)
+        if p.ignore[i]:
+            return
+        if dest is None:
+            raise p.fatal_insn(i, "intra-function-call", "unannotated intra-function call")
+        if p.func(i) is not None and dest.type != STT_FUNC and not linked:
+            raise p.fatal_insn(i, "call-non-function", "unsupported call to non-function")
+    else:
+        rs = p.reloc_sym(r)
+        if rs.type == STT_SECTION:
+            doff = p.be.jump_reloc_offset(r.addend)
+            idx = p.symtab.section(rs.sec)
+            dest = idx.at(doff, func_only=True) or idx.at(doff)
+            if dest is None:
+                raise p.fatal_insn(i, "call-dest", "can't find call dest symbol at %s+0x%x"
+                                   % (p.secname(rs.sec), doff))
+            _add_call_dest(p, i, dest, False)
+        elif rs.retpoline_thunk:
+            _retpoline_call(p, i)
+        else:
+            _add_call_dest(p, i, rs, False)
 
 
 def _add_call_dest(p: Program, i: int, dest: Sym | None, sibling: bool) -> None:

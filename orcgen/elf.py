@@ -165,6 +165,12 @@ class RelocTable:
         i = self._info[k]
         return _new_tuple(Reloc, (self.offsets[k], i & 0xFFFFFFFF, i >> 32, self._addend[k]))
 
+    def sym_index(self, k: int) -> int:
+        """Entry k's symbol index, without building the entry."""
+        if self._built is not None:
+            return self._built[k].sym
+        return self._info[k] >> 32
+
     @property
     def relocs(self) -> list[Reloc]:
         if self._built is None:

@@ -76,9 +76,10 @@ def _reaches_return_thunk(p: Program, i: int) -> bool:
     return s is not None and p.insn.off[d] == s.offset and s.return_thunk
 
 
-def _annotate(p: Program, i: int, sibling: bool, out: SiteLists) -> None:
-    """objtool's annotate_call_site() for an instruction that has a destination."""
-    if p.sec_of[i].name == ".altinstr_replacement":
+def _annotate(p: Program, i: int, sibling: bool, out: SiteLists, cs) -> None:
+    """objtool's annotate_call_site() for an instruction (of section `cs`)
+    that has a destination."""
+    if cs.name == ".altinstr_replacement":
         return
     sym = _target(p, i)
     if sym is None:
@@ -87,37 +88,38 @@ def _annotate(p: Program, i: int, sibling: bool, out: SiteLists) -> None:
         out.static_calls.append(i)
     elif sym.retpoline_thunk:
         out.retpolines.append(i)
-    elif p.opts.hack_noinstr and p.sec_of[i].noinstr and sym.profiling_func:
+    elif p.opts.hack_noinstr and cs.noinstr and sym.profiling_func:
         out.removed.append((i, "ret" if sibling else "nop"))
     elif p.opts.mcount and sym.fentry:
         if p.opts.mnop:
             out.removed.append((i, "nop"))
         out.mcount.append(i)
-    elif p.kind[i] == Kind.CALL and not p.sec_of[i].init:
+    elif p.kind[i] == Kind.CALL and not cs.init:
         out.calls.append(i)
 
 
 def site_lists(p: Program) -> SiteLists:
+    """The lists, in objtool's order: the jumps' annotations (as its
+    add_jump_destinations() makes them), then the calls'."""
     out = SiteLists()
-    kinds = p.kind
-    for i in p.insn.with_kind(*STATIC_JUMPS):            # add_jump_destinations()
-        k = kinds[i]
-        if k in DYNAMIC_JUMPS:
-            _annotate(p, i, False, out)
-        elif k == Kind.RETURN:
-            s = p.call_dest[i]
-            if s is not None:                            # a tail call objtool removed
-                _annotate(p, i, True, out)
-            elif _reaches_return_thunk(p, i):
-                out.returns.append(i)
-        elif p.call_dest[i] is not None:
-            _annotate(p, i, True, out)
-    for i in p.insn.with_kind(Kind.CALL):                # add_call_destinations()
-        k = kinds[i]
-        if k == Kind.CALL_DYNAMIC:
-            _annotate(p, i, False, out)
-        elif k in (Kind.CALL, Kind.NOP) and p.call_dest[i] is not None:
-            _annotate(p, i, False, out)
+    kinds, call_dest = p.kind, p.call_dest
+    for cs, jumps in p.by_section(p.insn.with_kind(*STATIC_JUMPS)):   # decoded as jumps
+        for i in jumps:
+            k = kinds[i]
+            if k in DYNAMIC_JUMPS:
+                _annotate(p, i, False, out, cs)
+            elif k == Kind.RETURN:
+                if call_dest[i] is not None:             # a tail call objtool removed
+                    _annotate(p, i, True, out, cs)
+                elif _reaches_return_thunk(p, i):
+                    out.returns.append(i)
+            elif call_dest[i] is not None:
+                _annotate(p, i, True, out, cs)
+    for cs, calls in p.by_section(p.insn.with_kind(Kind.CALL)):       # decoded as calls
+        for i in calls:
+            k = kinds[i]
+            if k == Kind.CALL_DYNAMIC or k in (Kind.CALL, Kind.NOP) and call_dest[i] is not None:
+                _annotate(p, i, False, out, cs)
     return out
 
 

@@ -4,12 +4,12 @@
 A list of `Insn` tuples costs about 110 bytes an instruction (the tuple, and
 an int object for each offset); vmlinux.o has five million instructions, so
 that list had been a quarter of orcgen's peak memory.  Here the offsets,
-lengths and decoded kinds are arrays (13 bytes an instruction), and the
-immediates and stack operations (shared tuples) are kept only for the
-instructions that have them, as the decoder hands them over (`Decoded`).  `table[i]` still gives the
-`Insn` the decoder made, built on demand, so code that reads an instruction
-now and then is unchanged; passes over every instruction read the columns
-(`off`, `size`) directly.
+lengths, decoded kinds and branch displacements are arrays (17 bytes an
+instruction), and the stack operations (shared tuples) are kept only for the
+instructions that have them, as the decoder hands them over (`Decoded`).
+`table[i]` still gives the `Insn` the decoder made, built on demand, so code
+that reads an instruction now and then is unchanged; passes over every
+instruction read the columns (`off`, `size`, `imm`) directly.
 """
 from __future__ import annotations
 
@@ -29,7 +29,10 @@ class InsnTable:
         self.off = array("q")       # offset in its section
         self.size = array("I")      # length in bytes (a padding NOP of the analysis' own may be long)
         self._kind = bytearray()    # the decoder's Kind (Program.kind is the analysis' own copy)
-        self._imm: dict[int, int] = {}      # index -> immediate, where there is one
+        # Branch displacements, 0 where none: dense, because one instruction
+        # in five has one, and a dict entry (about 110 bytes with its two int
+        # objects) costs more than 4 bytes for each of five instructions.
+        self._imm = array("i")
         self._ops: dict[int, tuple] = {}    # index -> stack operations, where there are some
 
     def extend(self, d: Decoded, at: int = 0) -> None:
@@ -38,7 +41,10 @@ class InsnTable:
         self.off.extend(d.off if not at else array("q", (o + at for o in d.off)))
         self.size.extend(d.size)
         self._kind.extend(d.kind)
-        self._imm.update({k + n: v for k, v in d.imm.items()} if n else d.imm)
+        imm = self._imm
+        imm.frombytes(bytes(4 * len(d)))
+        for k, v in d.imm.items():
+            imm[k + n] = v
         self._ops.update({k + n: v for k, v in d.ops.items()} if n else d.ops)
 
     def append(self, ins: Insn) -> None:
@@ -50,7 +56,7 @@ class InsnTable:
 
     def imm(self, i: int) -> int:
         """Instruction i's branch displacement (0 if none)."""
-        return self._imm.get(i, 0)
+        return self._imm[i]
 
     def __len__(self) -> int:
         return len(self._kind)
@@ -60,7 +66,7 @@ class InsnTable:
             return [self[k] for k in range(*i.indices(len(self._kind)))]
         if i < 0:
             i += len(self._kind)
-        return _new(Insn, (self.off[i], self.size[i], _KINDS[self._kind[i]], self._imm.get(i, 0),
+        return _new(Insn, (self.off[i], self.size[i], _KINDS[self._kind[i]], self._imm[i],
                            self._ops.get(i, ())))
 
     def __iter__(self) -> Iterator[Insn]:

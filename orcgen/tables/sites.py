@@ -102,23 +102,23 @@ def site_lists(p: Program) -> SiteLists:
     """The lists, in objtool's order: the jumps' annotations (as its
     add_jump_destinations() makes them), then the calls'."""
     out = SiteLists()
-    kinds, call_dest = p.kind, p.call_dest
+    kinds, call_dest = p.kind, p.call_dest.get      # .get: a miss without __missing__
     for cs, jumps in p.by_section(p.insn.with_kind(*STATIC_JUMPS)):   # decoded as jumps
         for i in jumps:
             k = kinds[i]
             if k in DYNAMIC_JUMPS:
                 _annotate(p, i, False, out, cs)
             elif k == Kind.RETURN:
-                if call_dest[i] is not None:             # a tail call objtool removed
+                if call_dest(i) is not None:             # a tail call objtool removed
                     _annotate(p, i, True, out, cs)
                 elif _reaches_return_thunk(p, i):
                     out.returns.append(i)
-            elif call_dest[i] is not None:
+            elif call_dest(i) is not None:
                 _annotate(p, i, True, out, cs)
     for cs, calls in p.by_section(p.insn.with_kind(Kind.CALL)):       # decoded as calls
         for i in calls:
             k = kinds[i]
-            if k == Kind.CALL_DYNAMIC or k in (Kind.CALL, Kind.NOP) and call_dest[i] is not None:
+            if k == Kind.CALL_DYNAMIC or k in (Kind.CALL, Kind.NOP) and call_dest(i) is not None:
                 _annotate(p, i, False, out, cs)
     return out
 

@@ -13,6 +13,7 @@ needs sibling calls, jump tables need noreturn calls, and so on.
 """
 from __future__ import annotations
 
+import re
 import struct
 
 from . import hints, ibt, pvops
@@ -269,24 +270,34 @@ def add_jump_destinations(p: Program) -> None:
     Most jumps (vmlinux.o: about nine in ten of half a million) have no
     relocation and land inside their own function, not on its first byte:
     for those every rule below comes to "the destination is the instruction
-    there", so they are answered from the columns alone.  The rest take
-    objtool's path."""
+    there", so they are answered from the columns alone.  Next come the
+    jumps to the return thunk (a kernel built with return thunks has one for
+    every return): a relocation to it makes the jump a return.  The rest
+    take objtool's path."""
     kind, jumps = p.kind, (Kind.JUMP_COND, Kind.JUMP_UNCOND)
-    off, size, imm = p.insn.off, p.insn.size, p.insn.imm
-    sym, jump_dest = p.sym, p.jump_dest
+    off, size, imm = p.insn.off, p.insn.size, p.insn.imm_column
+    sym, jump_dest, syms = p.sym, p.jump_dest, p.syms
     for cs, mine in p.by_section(p.with_kind(*jumps)):
-        relocs = p.first_relocs(cs)
+        relocs, tab = p.first_relocs(cs), p.elf.relocs(cs.sec)
         at = cs.by_off.get
         for i in mine:
             if jump_dest[i] >= 0 or kind[i] not in jumps:
                 continue
-            if i not in relocs:
+            k = relocs.get(i)
+            if k is None:
                 s = sym[i]
                 if s is not None and s.type == STT_FUNC:
-                    d = at(off[i] + size[i] + imm(i), -1)
+                    d = at(off[i] + size[i] + imm[i], -1)
                     if d >= 0 and sym[d] is s and off[d] != s.offset:
                         jump_dest[i] = d
                         continue
+            else:
+                n = tab.sym_index(k)
+                rs = syms[n] if 0 <= n < len(syms) else None
+                if rs is not None and rs.return_thunk and not rs.retpoline_thunk \
+                        and rs.type != STT_SECTION:
+                    _return_call(p, i)                    # _to_thunk(), as below
+                    continue
             _add_jump_destination(p, cs, i)
 
 
@@ -485,6 +496,12 @@ def plt_noreturn(p: Program, name: str | None) -> bool:
     return own is not None and own.type == STT_FUNC and own.sec is not None and dead_end_function(p, own)
 
 
+_RETURN = bytes((Kind.RETURN,))
+# the kinds is_sibling_call() can say yes to
+_MAYBE_SIBLING = re.compile(b"[%s]" % b"".join(re.escape(bytes((k,))) for k in
+                                               (Kind.JUMP_DYNAMIC, Kind.JUMP_COND, Kind.JUMP_UNCOND)))
+
+
 def _dead_end_function(p: Program, f: Sym, depth: int) -> bool:
     if f.bind in (STB_GLOBAL, STB_WEAK) and (f.name in p.be.noreturns or is_rust_noreturn(f.name)):
         return True
@@ -496,11 +513,12 @@ def _dead_end_function(p: Program, f: Sym, depth: int) -> bool:
     if start < 0 or p.func(start) is None:
         return False
     ranges = p.func_ranges(f)
-    kind, RETURN = p.kind, Kind.RETURN
-    if any(kind[i] == RETURN for a, b in ranges for i in range(a, b)):
+    kind = p.kind                         # a bytearray: searched in C, not instruction by instruction
+    if any(kind.find(_RETURN, a, b) >= 0 for a, b in ranges):
         return False
     for a, b in ranges:
-        for i in range(a, b):
+        for m in _MAYBE_SIBLING.finditer(kind, a, b):
+            i = m.start()
             if is_sibling_call(p, i):
                 d = p.jump_dest[i]
                 if d < 0 or depth == 5:

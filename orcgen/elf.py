@@ -88,11 +88,13 @@ class Section:
         return bool(self.flags & SHF_EXECINSTR)
 
 
-@dataclass(frozen=True, slots=True)
-class Symbol:
+class Symbol(NamedTuple):
     """One symbol-table entry.  `section` is None for undefined/absolute symbols;
     `offset` is relative to its section (st_value less the section address in
-    linked files), which is how every analysis addresses code."""
+    linked files), which is how every analysis addresses code.  A named tuple
+    (immutable, as the frozen dataclass it was): vmlinux.o has 200,000
+    symbols, and a frozen dataclass sets each field through
+    object.__setattr__, five times the cost."""
     index: int
     name: str
     value: int
@@ -312,9 +314,12 @@ class ElfFile:
         n = len(data) // _SYM.size
         nsec = len(self.sections)
         linked = self.type != ET_REL
+        find = strtab.find
         for i, (nm, info, _other, shndx, value, size) in enumerate(
                 _SYM.iter_unpack(data[:n * _SYM.size])):
-            name = _cstr(strtab, nm, "symbol name")
+            end = find(b"\0", nm)          # _cstr, in line for the good case
+            name = strtab[nm:end].decode("utf-8", "replace") if end >= 0 and nm < len(strtab) \
+                else _cstr(strtab, nm, "symbol name")
             styp, bind = info & 0xF, info >> 4
             if shndx == SHN_XINDEX and shndx_tab:
                 if 4 * i + 4 > len(shndx_tab):

@@ -54,6 +54,11 @@ class InsnTable:
         """Where instruction i ends (its offset plus its length)."""
         return self.off[i] + self.size[i]
 
+    @property
+    def imm_column(self) -> array:
+        """Every instruction's branch displacement (0 if none), for passes over many."""
+        return self._imm
+
     def imm(self, i: int) -> int:
         """Instruction i's branch displacement (0 if none)."""
         return self._imm[i]

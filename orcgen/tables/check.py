@@ -29,7 +29,7 @@ from .ibt import add_endbr_seal
 from .jump_labels import jump_label_nops, rewrite
 from .orc import add_orc
 from .prefix import add_prefix_symbols
-from .sites import add_cfi_sites, add_site_section, site_lists
+from .sites import SiteLists, add_cfi_sites, add_site_section, site_lists
 from .static_calls import StaticCallError, add_static_call_sites
 
 
@@ -41,7 +41,10 @@ def plan(res: Result, opts: Options, say: Callable[[str], None]) -> Edits | None
     if p is None or not p.insn:
         return None
     ed = Edits(p.elf)
-    lists = site_lists(p)
+    # the lists feed only these options' tables and rewrites (vmlinux.o's
+    # link-time run has none of them: 0.6 s of its time had gone here)
+    wanted = opts.static_call or opts.retpoline or opts.rethunk or opts.mcount or opts.hack_noinstr
+    lists = site_lists(p) if wanted else SiteLists()
     for i in jump_label_nops(p):
         rewrite(ed, p, i, "nop")
     for i, what in lists.removed:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Iterator, NamedTuple
 
 from .errors import InputError
+from .gcpause import paused
 
 EM_X86_64 = 62
 EM_AARCH64 = 183
@@ -204,8 +205,9 @@ class ElfFile:
     def __init__(self, data: bytes, name: str = "<memory>") -> None:
         self.name = name
         self.data = data
-        self._parse_header()
-        self._parse_sections()
+        with paused():                 # 200,000 symbols in vmlinux.o
+            self._parse_header()
+            self._parse_sections()
         self._parse_symbols()
         self._relocs: dict[int, RelocTable] = {}
         self._rel_sections: dict[int, list[Section]] = {}

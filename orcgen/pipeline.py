@@ -8,7 +8,6 @@ result with no ORC, as objtool writes none then.
 """
 from __future__ import annotations
 
-import gc
 import marshal
 from dataclasses import dataclass, field
 
@@ -20,6 +19,7 @@ from .errors import InputError
 from .checks.api import DECODED, STATES, Context
 from .checks.walk import WalkCheck
 from .findings import Fatal, Finding
+from .gcpause import paused
 from .interp import Interpreter
 from .options import Options
 from .orc import OrcRow, build_table
@@ -68,24 +68,16 @@ def analyze_elf(elf: ElfFile, opts: Options, keep_program: bool = False, cache=_
     res = Result(elf.name)
     p: Program | None = None
     fatal: tuple[Finding, int] | None = None
-    # The analysis allocates millions of objects that live until it ends
-    # (symbols, per-instruction states), and the cyclic collector would walk
-    # all of them again and again while they are made: 0.6 s of vmlinux.o's
-    # time, reclaiming nothing.  It runs again once the file is done.
-    collecting = gc.isenabled()
-    gc.disable()
     try:
-        p = Program(elf, be, opts, cache)
-        cfg.build(p)
-        Interpreter(p).run()
-        if opts.orc:
-            res.orc = build_table(p) or None
+        with paused():
+            p = Program(elf, be, opts, cache)
+            cfg.build(p)
+            Interpreter(p).run()
+            if opts.orc:
+                res.orc = build_table(p) or None
     except Fatal as e:
         res.orc = None
         fatal = (e.finding, e.insn)
-    finally:
-        if collecting:
-            gc.enable()
     if keep_program:
         res.program = p            # after a fatal finding: what was computed before giving up (may be None)
     walk = list(zip(p.findings, p.finding_insn)) if p is not None else []

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0-only
 """orcgen and objtool on one large file, in the same run: wall time and peak RSS.
 
-    python bench/big_file.py FILE [--args "objtool args"] [--objtool PATH] [--orcgen-only]
+    python bench/big_file.py FILE [--args "objtool args"] [--objtool PATH] [--orcgen-only] [--runs N]
 
 FILE is an input as objtool got it (a defconfig build's vmlinux.o.pre, kept by
 bench/defconfig-build.sh's wrapper; ARGS from its objtool-args.log) or any
@@ -9,6 +9,8 @@ large object or library (then `orcgen check`, and objtool `--dry-run`).  Each
 tool runs on its own copy (objtool rewrites its input); both are measured
 with wait4()'s rusage (ru_maxrss of the child, wall time around it), and the
 ratios printed.  orcgen runs without its cache, as a first build would.
+With --runs N the two tools take turns N times and the medians are compared:
+on a shared 2-CPU machine one run of either can be a second off.
 """
 from __future__ import annotations
 
@@ -41,6 +43,7 @@ def main() -> int:
     ap.add_argument("--args", default="", help="objtool's arguments for this file (kernel inputs)")
     ap.add_argument("--objtool", default=DEFAULT_OBJTOOL)
     ap.add_argument("--orcgen-only", action="store_true")
+    ap.add_argument("--runs", type=int, default=1, help="take turns N times; compare medians")
     a = ap.parse_args()
     env = dict(os.environ, SRCARCH="x86", ORCGEN_NO_CACHE="1")
     env.pop("ORCGEN_WORKER", None)
@@ -48,30 +51,39 @@ def main() -> int:
     tmp = tempfile.mkdtemp(prefix="orcgen-big-")
     try:
         args = a.args.split()
-        rows = []
+        runs: dict[str, list[tuple[float, int, int]]] = {}
         tools = [] if a.orcgen_only else ["objtool"]
-        for tool in tools + ["orcgen"]:
-            copy = os.path.join(tmp, tool + "-" + os.path.basename(a.file).replace(".pre", ""))
-            shutil.copy(a.file, copy)
-            if tool == "objtool":
-                cmd = [a.objtool] + (args or ["--orc", "--dry-run"]) + [copy]
-            elif args:
-                cmd = [sys.executable, os.path.join(ROOT, "bin", "orcgen-objtool")] + args + [copy]
-            else:
-                cmd = [sys.executable, os.path.join(ROOT, "bin", "orcgen"), "check", copy]
-            wall, rss, st, tail = measure(cmd, env)
-            rows.append((tool, wall, rss, st))
-            print("%-8s wall %8.2f s  peak RSS %8.1f MB (%.1fx the file)  exit %d%s" % (
-                tool, wall, rss / 2**20, rss / size, st, ("\n    " + tail.replace("\n", "\n    ")) if tail else ""),
-                flush=True)
-            os.unlink(copy)
-        if len(rows) == 2:
-            (_, w0, r0, _), (_, w1, r1, _) = rows
-            print("orcgen / objtool: wall %.2fx, peak RSS %.2fx  (%s, %.1f MB)" % (
-                w1 / w0, r1 / r0, a.file, size / 2**20))
+        for _ in range(max(1, a.runs)):
+            for tool in tools + ["orcgen"]:
+                copy = os.path.join(tmp, tool + "-" + os.path.basename(a.file).replace(".pre", ""))
+                shutil.copy(a.file, copy)
+                if tool == "objtool":
+                    cmd = [a.objtool] + (args or ["--orc", "--dry-run"]) + [copy]
+                elif args:
+                    cmd = [sys.executable, os.path.join(ROOT, "bin", "orcgen-objtool")] + args + [copy]
+                else:
+                    cmd = [sys.executable, os.path.join(ROOT, "bin", "orcgen"), "check", copy]
+                wall, rss, st, tail = measure(cmd, env)
+                runs.setdefault(tool, []).append((wall, rss, st))
+                print("%-8s wall %8.2f s  peak RSS %8.1f MB (%.1fx the file)  exit %d%s" % (
+                    tool, wall, rss / 2**20, rss / size, st, ("\n    " + tail.replace("\n", "\n    ")) if tail else ""),
+                    flush=True)
+                os.unlink(copy)
+        if len(runs) == 2:
+            w0, r0 = _median(runs["objtool"])
+            w1, r1 = _median(runs["orcgen"])
+            print("orcgen / objtool: wall %.2fx, peak RSS %.2fx  (%s, %.1f MB%s)" % (
+                w1 / w0, r1 / r0, a.file, size / 2**20,
+                ", medians of %d runs: objtool %.2f s, orcgen %.2f s" % (a.runs, w0, w1) if a.runs > 1 else ""))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return 0
+
+
+def _median(rows: list[tuple[float, int, int]]) -> tuple[float, int]:
+    """Median wall time and the largest peak RSS of one tool's runs."""
+    import statistics
+    return statistics.median(r[0] for r in rows), max(r[1] for r in rows)
 
 
 if __name__ == "__main__":

@@ -360,9 +360,12 @@ def _add_call_destinations(p: Program) -> None:
     of a quarter of a million) have a relocation to a named symbol that is
     no retpoline thunk; those go straight to their destination."""
     linked = p.elf.type != ET_REL
-    syms, call_dest, ops = p.syms, p.call_dest, p.ops
+    syms, call_dest, ops, dead_end = p.syms, p.call_dest, p.ops, p.dead_end
     for cs, calls in p.by_section(p.with_kind(Kind.CALL)):
         rows, tab = p.first_relocs(cs), p.elf.relocs(cs.sec)
+        # _annotate_call_site()'s questions about the section, asked once
+        unannotated = cs.name == ".altinstr_replacement"
+        profiling, fentry = p.opts.hack_noinstr and cs.noinstr, p.opts.mcount
         for i in calls:
             k = rows.get(i)
             if k is not None:
@@ -371,7 +374,12 @@ def _add_call_destinations(p: Program) -> None:
                 if rs is not None and rs.type != STT_SECTION and not rs.retpoline_thunk:
                     call_dest[i] = rs                  # _add_call_dest(p, i, rs, False)
                     ops[i] = ()
-                    _annotate_call_site(p, i, False)
+                    if unannotated or rs.static_call_tramp:
+                        continue
+                    if profiling and rs.profiling_func or fentry and rs.fentry:
+                        _annotate_call_site(p, i, False)
+                    elif dead_end_function(p, rs):
+                        dead_end[i] = 1
                     continue
             _add_call_destination(p, i, linked)
 

@@ -153,7 +153,7 @@ def add_jump_table_alts(p: Program) -> None:
         for a, b in ranges:
             yield from jumps[cut(jumps, a):cut(jumps, b)]
 
-    off, sym = p.insn.off, p.sym
+    sym = p.sym
     for f in p.syms:                      # symbol-table order, as objtool
         if f.type != STT_FUNC:
             continue
@@ -162,7 +162,7 @@ def add_jump_table_alts(p: Program) -> None:
         start = p.find(f.sec, f.offset)
         part = sym[start] if start >= 0 else None
         if part is not None and part.type == STT_FUNC and part.cfunc is part:
-            upper = bisect.bisect_left(off, part.offset + part.len, start, p.sec_of[start].end)
+            upper = p.sec_of[start].by_off.at_or_before(part.offset + part.len - 1) + 1
             if cut(relevant, start) == cut(relevant, upper):
                 continue
         ranges = p.func_ranges(f)

@@ -191,3 +191,20 @@ def test_orcgen_worker_0_keeps_it_in_process_under_make(worker_env, tmp_path):
     r = subprocess.run([sys.executable, _bin("orcgen"), "orc", OBJS[0]], env=env,
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and not servers(tmp_path)
+
+
+def test_the_rehearsal_object_is_shipped_and_analysed():
+    """The server analyses orcgen/data's object before forking (so that its
+    children start with the analysis' bytecode specialised); it must be the
+    fixture it says it is, and give a real analysis, not an early error."""
+    import orcgen
+    from orcgen.elf import ElfFile
+    from orcgen.options import Options
+    from orcgen.pipeline import analyze_elf
+    from orcgen import worker
+    shipped = os.path.join(os.path.dirname(orcgen.__file__), "data", "rehearsal-x86_64.o")
+    data = open(shipped, "rb").read()
+    assert data == open(os.path.join(FIXTURES, "x86_64", "switch-gcc-O2-fp.o"), "rb").read()
+    res = analyze_elf(ElfFile(data, shipped), Options(orc=True), cache=None)
+    assert res.orc and not res.fatal
+    assert "--orc" in worker._KERNEL_ARGS

@@ -10,10 +10,12 @@ DWARF CFI rows compare without translation.
 """
 from __future__ import annotations
 
+import operator
 import re
 from array import array
+from bisect import bisect_left
 from dataclasses import dataclass
-from itertools import accumulate
+from itertools import accumulate, repeat
 from enum import IntEnum
 from typing import NamedTuple
 
@@ -109,6 +111,16 @@ class Insn(NamedTuple):
 
 
 
+def shifted(column, by: int) -> array:
+    """An offset column moved by `by` (in C: a join of many pieces adds up)."""
+    return array("q", map(operator.add, column, repeat(by))) if by else array("q", column)
+
+
+def shifted_keys(sparse: dict, by: int) -> dict:
+    """A sparse column (index -> value) with its indices moved by `by`."""
+    return dict(zip(map(operator.add, sparse, repeat(by)), sparse.values())) if by else sparse
+
+
 _start = re.Match.start
 
 
@@ -188,12 +200,32 @@ class Decoded:
         n = len(self.kind)
         if self._off is None:
             self._off = array("q", self.off)       # explicit from now on: `end` stays O(1)
-        self._off.extend(array("q", (o + at for o in other.off)))         # in place: no copy per add
+        self._off.extend(shifted(other.off, at))         # in place: no copy per add
         self._sum = None
         self.size.extend(other.size)
         self.kind.extend(other.kind)
-        self.imm.update({k + n: v for k, v in other.imm.items()})
-        self.ops.update({k + n: v for k, v in other.ops.items()})
+        self.imm.update(shifted_keys(other.imm, n))
+        self.ops.update(shifted_keys(other.ops, n))
+
+    def sparse_keys(self) -> tuple[list[int], list[int]]:
+        """The indices that have an immediate, and those that have stack
+        operations, in order: for add_range() over many stretches of one decode."""
+        return sorted(self.imm), sorted(self.ops)
+
+    def add_range(self, other: "Decoded", k0: int, k1: int,
+                  keys: tuple[list[int], list[int]]) -> None:
+        """Append instructions k0..k1-1 of `other` (decoded from the same
+        code, from byte 0), at their offsets in it; `keys`: other.sparse_keys()."""
+        n = len(self.kind)
+        if self._off is None:
+            self._off = array("q", self.off)
+        self._off.extend(other.off[k0:k1])
+        self._sum = None
+        self.size.extend(other.size[k0:k1])
+        self.kind.extend(other.kind[k0:k1])
+        for mine, theirs, ks in ((self.imm, other.imm, keys[0]), (self.ops, other.ops, keys[1])):
+            part = ks[bisect_left(ks, k0):bisect_left(ks, k1)]
+            mine.update(zip(map(operator.add, part, repeat(n - k0)), map(theirs.__getitem__, part)))
 
     @property
     def off(self) -> array:

@@ -16,7 +16,7 @@ from __future__ import annotations
 from array import array
 from typing import Iterator
 
-from .insn import Decoded, Insn, Kind, kind_indices
+from .insn import Decoded, Insn, Kind, kind_indices, shifted, shifted_keys
 
 _KINDS = tuple(Kind)
 _new = tuple.__new__
@@ -38,14 +38,14 @@ class InsnTable:
     def extend(self, d: Decoded, at: int = 0) -> None:
         """Append one section's decode, made at byte `at` of the section."""
         n = len(self._kind)
-        self.off.extend(d.off if not at else array("q", (o + at for o in d.off)))
+        self.off.extend(shifted(d.off, at) if at else d.off)
         self.size.extend(d.size)
         self._kind.extend(d.kind)
         imm = self._imm
         imm.frombytes(bytes(4 * len(d)))
         for k, v in d.imm.items():
             imm[k + n] = v
-        self._ops.update({k + n: v for k, v in d.ops.items()} if n else d.ops)
+        self._ops.update(shifted_keys(d.ops, n))
 
     def append(self, ins: Insn) -> None:
         self.extend(Decoded.from_insns((ins,)), ins.offset)

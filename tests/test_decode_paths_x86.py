@@ -45,7 +45,7 @@ def both(code: bytes, in_func=lambda off: True):
     n = sizes[0]
     one = code[:n]
     out = Decoded()
-    d._decode_run(one, 0, in_func, out)
+    d._decode_run(one + b"\0\0", 0, len(one), in_func, out)
     assert len(out) == 1
     return out[0], d._classify(one, 0, n, in_func)
 

@@ -124,3 +124,79 @@ def test_padding_that_decodes_across_a_function_start_is_resynced(tmp_path, caps
     assert main(["orc", "--no-cache", str(so)]) == 0
     out = capsys.readouterr().out
     assert "sp:sp+16" in out                   # pad_b's push %rbp was decoded at pad_b
+
+
+RESYNC_MIX = """
+    .text
+    .globl m_a
+    .type m_a, @function
+m_a:
+    push %rbx
+    pop %rbx
+    ret
+    .size m_a, .-m_a
+    .byte 0x06                  # not an instruction in 64-bit mode: the one sweep stops
+    .globl m_b
+    .type m_b, @function
+m_b:
+    push %rbp
+    mov %rsp, %rbp
+    pop %rbp
+    ret
+    .size m_b, .-m_b
+    .byte 0x00, 0x00, 0x00      # decodes across m_c's start
+    .globl m_c
+    .type m_c, @function
+m_c:
+    push %r12
+    .byte 0x06                  # inside a function: a finding
+    pop %r12
+    ret
+    .size m_c, .-m_c
+    .globl m_d
+    .type m_d, @function
+m_d:
+    sub $8, %rsp
+    add $8, %rsp
+    ret
+    .size m_d, .-m_d
+    .section .note.GNU-stack,"",@progbits
+"""
+
+
+@pytest.mark.skipif(not shutil.which("gcc"), reason="needs gcc to build a shared library")
+def test_function_by_function_decode_is_each_function_decoded_alone(tmp_path, monkeypatch):
+    """Program takes each function of a linked file from its one sweep (or
+    the sweep resumed at the next function start after a stop) where that
+    covers it exactly; the result must be what decoding every function on
+    its own gives, which this test does directly."""
+    from orcgen import program as prog
+    from orcgen.arch.x86_64 import BACKEND
+    from orcgen.options import Options
+    s = tmp_path / "mix.S"
+    s.write_text(RESYNC_MIX)
+    so = tmp_path / "mix.so"
+    subprocess.run(["gcc", "-shared", "-nostdlib", "-o", str(so), str(s)], check=True)
+    elf = ElfFile(so.read_bytes())
+    monkeypatch.setattr(prog, "_RESYNC_PIECE", 4)           # a piece per function or two
+    p = prog.Program(elf, BACKEND, Options(), None)
+    cs = next(c for c in p.code if c.name == ".text")
+    got = [(p.insn.off[i], p.insn.size[i], p.insn[i].kind, p.insn[i].immediate, p.insn[i].ops)
+           for i in range(cs.first, cs.end)]
+    # the reference: each function's extent, then its padding if all of it decodes
+    funcs = p.symtab.section(cs.sec.index)
+    data = elf.section_data(cs.sec)
+    starts = sorted({f.offset for f in funcs.ordered if f.type == STT_FUNC and 0 < f.offset < len(data)})
+    bounds = [0] + starts + [len(data)]
+    ends = {f.offset: f.offset + f.len for f in funcs.ordered if f.type == STT_FUNC}
+    want = []
+    for a, b in zip(bounds, bounds[1:]):
+        end = min(ends[a], b) if ends.get(a, 0) > a else b
+        piece, failure = BACKEND.decode_section(data[a:end], prog._in_func(funcs, a))
+        want += [(a + i.offset, i.length, i.kind, i.immediate, i.ops) for i in piece]
+        if failure is None and end < b:
+            pad, pf = BACKEND.decode_section(data[end:b], prog._in_func(funcs, end))
+            if pf is None:
+                want += [(end + i.offset, i.length, i.kind, i.immediate, i.ops) for i in pad]
+    assert got == want
+    assert len(p.findings) == 1 and "can't decode" in p.findings[0].message

@@ -104,8 +104,10 @@ class X86Decoder:
                        ) -> tuple[Decoded, DecodeFailure | None]:
         out = Decoded()
         pos = 0
+        end = len(code)
+        padded = code + b"\0\0"         # the tables may look one byte past a short instruction
         while True:
-            pos = self._decode_run(code, pos, in_func, out)
+            pos = self._decode_run(padded, pos, end, in_func, out)
             if pos >= len(code):
                 return out, None
             # capstone stops at instructions newer than it (lkgs, serialize, ...);
@@ -116,9 +118,10 @@ class X86Decoder:
             out.put(self._classify(code, pos, n, in_func))
             pos += n
 
-    def _decode_run(self, code: bytes, start: int, in_func: Callable[[int], bool],
+    def _decode_run(self, code: bytes, start: int, end: int, in_func: Callable[[int], bool],
                     out: Decoded) -> int:
-        """Decode from `start` until capstone stops; return where it stopped.
+        """Decode from `start` until capstone stops (or `end`, where the code
+        stops: `code` goes on with two zero bytes); return where it stopped.
 
         The loop answers the encodings that make up most kernel code (moves and
         ALU forms that cannot touch the stack, call, jcc, jmp, push/pop, ret) in
@@ -145,8 +148,6 @@ class X86Decoder:
         kind = out.kind.append
         imms, opss = out.imm, out.ops
         off = start
-        end = len(code)
-        code = code + b"\0\0"          # the tables may look one byte past a short instruction
         for sizes in self._lengths.stretches(code, start, end):
             out.size.extend(sizes)
             for n, size in enumerate(sizes, len(out.kind)):

@@ -20,7 +20,7 @@ from . import hints, ibt, pvops
 from .jumptables import add_jump_table_alts
 from .elf import ET_REL, STB_GLOBAL, STB_WEAK, STT_FUNC, STT_NOTYPE, STT_SECTION
 from .findings import Fatal
-from .noreturns import USERSPACE_NORETURNS, is_rust_noreturn
+from .noreturns import is_rust_noreturn, is_userspace_noreturn
 from .insn import Kind
 from .program import AltGroup, Program
 from .symbols import Sym
@@ -498,7 +498,7 @@ def plt_noreturn(p: Program, name: str | None) -> bool:
     so that it can be interposed) is judged by its body, as a direct call is."""
     if name is None:
         return False
-    if name in USERSPACE_NORETURNS or name in p.opts.noreturns or is_rust_noreturn(name):
+    if is_userspace_noreturn(name) or name in p.opts.noreturns or is_rust_noreturn(name):
         return True
     own = p.symtab.by_name.get(name)
     return own is not None and own.type == STT_FUNC and own.sec is not None and dead_end_function(p, own)
@@ -513,7 +513,7 @@ _MAYBE_SIBLING = re.compile(b"[%s]" % b"".join(re.escape(bytes((k,))) for k in
 def _dead_end_function(p: Program, f: Sym, depth: int) -> bool:
     if f.bind in (STB_GLOBAL, STB_WEAK) and (f.name in p.be.noreturns or is_rust_noreturn(f.name)):
         return True
-    if f.name in p.opts.noreturns or (p.opts.userspace and f.name in USERSPACE_NORETURNS):
+    if f.name in p.opts.noreturns or (p.opts.userspace and is_userspace_noreturn(f.name)):
         return True
     if f.bind == STB_WEAK or not f.len:
         return False

@@ -13,7 +13,7 @@ switch statement cannot exhaust Python's.
 from __future__ import annotations
 
 from .backend import UNDEFINED
-from .elf import STT_FUNC
+from .elf import ET_REL, STT_FUNC
 from .cfg import is_sibling_call
 from .cfi import CfiState, OpContext, StackError, apply_op, has_modified_stack_frame, \
     has_valid_stack_frame, mismatch
@@ -55,6 +55,7 @@ class Interpreter:
         self.p = p
         self.abi = p.abi
         self.init = p.func_cfi
+        self.linked = p.elf.type != ET_REL
         self.opts = p.opts
         self.intern: dict = {}
 
@@ -253,9 +254,10 @@ class Interpreter:
                         if self._validate_sibling_call(i, w):
                             return 1
                     elif p.jump_dest[i] >= 0:
-                        stack.append((_AFTER_JUMP, i, w, prev, False))
-                        stack.append((_WALK, p.jump_dest[i], w.copy(), -1, False))
-                        return 0
+                        if not self._tail_call_to_unnamed(func, p.jump_dest[i], w):
+                            stack.append((_AFTER_JUMP, i, w, prev, False))
+                            stack.append((_WALK, p.jump_dest[i], w.copy(), -1, False))
+                            return 0
                     if k == Kind.JUMP_UNCOND:
                         return 0
                 elif k in (Kind.JUMP_DYNAMIC, Kind.JUMP_DYNAMIC_COND):
@@ -378,6 +380,18 @@ class Interpreter:
             p.warn_insn(i, "df", "call to %s() with DF set" % self._call_dest_name(i))
             return 1
         return 0
+
+    def _tail_call_to_unnamed(self, func: Sym | None, d: int, w: Walk) -> bool:
+        """A linked file's jump from a function into code that no symbol
+        covers, with the function's frame already gone: a tail call to a
+        function whose symbol was stripped (libLLVM and libstdc++ export a
+        fraction of theirs), which ends the path.  With a frame still in
+        place it is the function's own code (a .cold part whose symbol was
+        stripped), and is followed.  Objects keep every symbol, so this
+        never applies to them."""
+        p = self.p
+        return self.linked and func is not None and p.sym[d] is None \
+            and not has_modified_stack_frame(w.cfi, self.init)
 
     def _validate_sibling_call(self, i: int, w: Walk) -> int:
         if self.p.func(i) is not None and has_modified_stack_frame(w.cfi, self.init):

@@ -4,6 +4,8 @@ the C library's and language runtimes' (with --userspace) and Rust's panics.
 A call to one ends its path (cfg.py's dead-end analysis)."""
 from __future__ import annotations
 
+import re
+
 # C library and runtime functions that never return (with --userspace).
 USERSPACE_NORETURNS = frozenset("""
 exit _exit _Exit abort __assert_fail __assert_fail_base __assert_perror_fail __chk_fail
@@ -25,6 +27,18 @@ _RUST_NORETURN_SUFFIXES = (
     "_4core9panicking30panic_null_pointer_dereference",
     "_4core9panicking32panic_null_reference_constructed",
     "_4core9panicking36panic_misaligned_pointer_dereference", "_7___rustc17rust_begin_unwind")
+
+
+# libstdc++'s std::__throw_* helpers (bits/functexcept.h: every one is
+# __attribute__((__noreturn__)); a library built with it calls them through
+# its PLT, e.g. std::__throw_bad_function_call after an empty std::function),
+# and std::terminate.  Mangled: _ZSt25__throw_bad_function_callv.
+_CXX_NORETURN = re.compile(r"_ZSt\d+__throw_[a-z_]+|_ZSt9terminatev$|_ZSt21__glibcxx_assert_fail")
+
+
+def is_userspace_noreturn(name: str) -> bool:
+    """A C or C++ runtime function that never returns."""
+    return name in USERSPACE_NORETURNS or _CXX_NORETURN.match(name) is not None
 
 
 def is_rust_noreturn(name: str) -> bool:

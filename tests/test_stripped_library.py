@@ -200,3 +200,65 @@ def test_function_by_function_decode_is_each_function_decoded_alone(tmp_path, mo
                 want += [(end + i.offset, i.length, i.kind, i.immediate, i.ops) for i in pad]
     assert got == want
     assert len(p.findings) == 1 and "can't decode" in p.findings[0].message
+
+
+UNNAMED_CODE = """
+    .text
+    .globl t_a
+    .type t_a, @function
+t_a:
+    push %rbp
+    pop %rbp
+    jmp 1f                      # a tail call: the frame is gone
+    .size t_a, .-t_a
+1:  xor %eax, %eax              # a local function whose symbol was stripped, ending (as
+    int3                        # far as orcgen can tell) as one calling a noreturn one does
+    .globl t_b
+    .type t_b, @function
+t_b:
+    push %rbx
+    test %edi, %edi
+    jne 2f                      # into its own unnamed .cold code: the frame is still there
+    pop %rbx
+    ret
+    .size t_b, .-t_b
+2:  pop %rbx
+    mov $1, %eax
+    ret
+    .globl t_c
+    .type t_c, @function
+t_c:
+    ret
+    .size t_c, .-t_c
+    .section .note.GNU-stack,"",@progbits
+"""
+
+
+@pytest.mark.skipif(not shutil.which("gcc"), reason="needs gcc to build a shared library")
+def test_jumps_into_unnamed_code_of_a_library(tmp_path, capsys):
+    """A stripped library's jump into code no symbol covers is a tail call
+    when the frame is gone (the walk ends there), and the function's own
+    code otherwise (followed, and checked)."""
+    from orcgen.cli import main
+    s = tmp_path / "unnamed.S"
+    s.write_text(UNNAMED_CODE)
+    so = tmp_path / "unnamed.so"
+    subprocess.run(["gcc", "-shared", "-nostdlib", "-o", str(so), str(s)], check=True)
+    main(["check", "--no-cache", str(so)])
+    out = capsys.readouterr().out
+    assert "falls through" not in out          # t_a's had walked on through the unnamed code into t_b
+    assert "modified stack frame" not in out   # nor is t_b's jump a tail call
+    # the cold part is followed: a wrong stack there is found
+    s.write_text(UNNAMED_CODE.replace("2:  pop %rbx", "2:  nop"))
+    subprocess.run(["gcc", "-shared", "-nostdlib", "-o", str(so), str(s)], check=True)
+    main(["check", "--no-cache", str(so)])
+    assert "return with modified stack frame" in capsys.readouterr().out
+
+
+def test_cxx_runtime_helpers_do_not_return():
+    from orcgen.noreturns import is_userspace_noreturn
+    for name in ("_ZSt25__throw_bad_function_callv", "_ZSt20__throw_length_errorPKc",
+                 "_ZSt9terminatev", "__cxa_throw", "abort"):
+        assert is_userspace_noreturn(name), name
+    for name in ("_ZSt4cout", "_ZNSt6vectorIiE9push_backEv", "_ZSt9terminatevx", "printf"):
+        assert not is_userspace_noreturn(name), name

@@ -592,12 +592,16 @@ class Program:
     def fatal_insn(self, i: int, kind: str, message: str) -> Fatal:
         return Fatal(kind, message, self.where(i), i)
 
-    def disasm(self, i: int) -> str:
-        """Instruction `i` as text, for people (analysis never reads it)."""
-        sec, ins = self.sec_of[i].sec, self.insn[i]
+    def section_bytes(self, sec: Section) -> bytes:
+        """A section's bytes, read once (the ELF reader copies them on each call)."""
         code = self._code.get(sec.index)
         if code is None:
             code = self._code[sec.index] = self.elf.section_data(sec)
-        b = code[ins.offset:ins.end]
+        return code
+
+    def disasm(self, i: int) -> str:
+        """Instruction `i` as text, for people (analysis never reads it)."""
+        sec, ins = self.sec_of[i].sec, self.insn[i]
+        b = self.section_bytes(sec)[ins.offset:ins.end]
         out = self.be.disassemble(b, ins.offset)
         return out[0][2] if out else "(bytes %s)" % b.hex()

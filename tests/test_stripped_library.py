@@ -262,3 +262,53 @@ def test_cxx_runtime_helpers_do_not_return():
         assert is_userspace_noreturn(name), name
     for name in ("_ZSt4cout", "_ZNSt6vectorIiE9push_backEv", "_ZSt9terminatevx", "printf"):
         assert not is_userspace_noreturn(name), name
+
+
+SWITCH = """
+int g(int);
+int pick(int x, int y)
+{
+    int r = g(y);               /* y lives on across the call: a frame */
+    switch (x) {
+    case 0: return r + y;
+    case 1: return r * y;
+    case 2: return r - y;
+    case 3: return r << y;
+    case 4: return r ^ y;
+    case 5: return r / y;
+    case 6: return r % y;
+    default: return 0;
+    }
+}
+"""
+
+
+@pytest.mark.parametrize("cc", ["gcc", "clang-19"])
+def test_pc_relative_switch_tables_of_a_library(tmp_path, capsys, cc):
+    """A shared library's switch jumps through `.long case - table` entries
+    the linker resolved (no relocations): the targets are read from the
+    table, so the jump is no tail call through a register."""
+    if not shutil.which(cc):
+        pytest.skip("needs %s to build a shared library" % cc)
+    from orcgen.arch.x86_64 import BACKEND
+    from orcgen.cli import main
+    from orcgen import cfg
+    from orcgen.insn import Kind
+    from orcgen.options import Options
+    from orcgen.program import Program
+    c = tmp_path / "sw.c"
+    c.write_text(SWITCH)
+    so = tmp_path / "sw.so"
+    subprocess.run([cc, "-O2", "-fPIC", "-shared", "-o", str(so), str(c)], check=True)
+    p = Program(ElfFile(so.read_bytes()), BACKEND, Options(), None)
+    cfg.build(p)
+    jumps = [i for i in range(len(p.kind)) if p.kind[i] == Kind.JUMP_DYNAMIC and p.func(i) is not None
+             and p.func(i).name == "pick"]
+    assert len(jumps) == 1
+    table = p.jump_table[jumps[0]]
+    assert table is not None and table[0] == "relative"
+    assert len(table[1]) == 7                   # cases 0..6: the cmp's bound
+    assert all(p.func(t).name == "pick" for t in table[1])
+    main(["check", "--no-cache", str(so)])
+    out = capsys.readouterr().out
+    assert "pick" not in out                    # was "sibling call ... with modified stack frame"

@@ -77,6 +77,12 @@ class X86_64Backend:
         from .plt import plt_stubs
         return plt_stubs(sections)
 
+    def switch_targets(self, p, i: int) -> list[int] | None:
+        """Linked files' PC-relative switch tables, read from their bytes
+        (arch/x86_64/switch.py); objects keep objtool's relocation method."""
+        from .switch import switch_targets
+        return switch_targets(p, i)
+
     def disassemble(self, code: bytes, offset: int) -> list[tuple[int, int, str]]:
         return self.decoder.disassemble(code, offset)
 

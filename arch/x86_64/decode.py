@@ -92,12 +92,16 @@ class X86Decoder:
         import capstone  # deferred: a warm cache run never pays for the import
         self._cs = capstone
         self._lengths = Lengths(capstone)
+        self._att = None                     # disassemble()'s handle
         self._memo: dict[bytes, tuple] = {}
 
     def disassemble(self, code: bytes, offset: int) -> list[tuple[int, int, str]]:
-        """(offset, length, text) for people: AT&T syntax, as objdump and objtool print it."""
-        md = self._cs.Cs(self._cs.CS_ARCH_X86, self._cs.CS_MODE_64)
-        md.syntax = self._cs.CS_OPT_SYNTAX_ATT
+        """(offset, length, text) for people (and switch.py's pattern matching):
+        AT&T syntax, as objdump and objtool print it."""
+        md = self._att
+        if md is None:
+            md = self._att = self._cs.Cs(self._cs.CS_ARCH_X86, self._cs.CS_MODE_64)
+            md.syntax = self._cs.CS_OPT_SYNTAX_ATT
         return [(a, n, ("%s %s" % (m, o)).strip()) for a, n, m, o in md.disasm_lite(code, offset)]
 
     def decode_section(self, code: bytes, in_func: Callable[[int], bool]

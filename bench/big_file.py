@@ -2,6 +2,7 @@
 """orcgen and objtool on one large file, in the same run: wall time and peak RSS.
 
     python bench/big_file.py FILE [--args "objtool args"] [--objtool PATH] [--orcgen-only] [--runs N]
+                             [--bin DIR]
 
 FILE is an input as objtool got it (a defconfig build's vmlinux.o.pre, kept by
 bench/defconfig-build.sh's wrapper; ARGS from its objtool-args.log) or any
@@ -10,7 +11,10 @@ tool runs on its own copy (objtool rewrites its input); both are measured
 with wait4()'s rusage (ru_maxrss of the child, wall time around it), and the
 ratios printed.  orcgen runs without its cache, as a first build would.
 With --runs N the two tools take turns N times and the medians are compared:
-on a shared 2-CPU machine one run of either can be a second off.
+on a shared 2-CPU machine one run of either can be a second off.  --bin DIR
+runs DIR/orcgen-objtool and DIR/orcgen (an installed orcgen, e.g. a venv's
+bin/) instead of this tree's scripts, which, with PYTHONDONTWRITEBYTECODE
+set, compile every module from source on each run.
 """
 from __future__ import annotations
 
@@ -44,6 +48,7 @@ def main() -> int:
     ap.add_argument("--objtool", default=DEFAULT_OBJTOOL)
     ap.add_argument("--orcgen-only", action="store_true")
     ap.add_argument("--runs", type=int, default=1, help="take turns N times; compare medians")
+    ap.add_argument("--bin", help="directory of an installed orcgen's commands (default: this tree's bin/)")
     a = ap.parse_args()
     env = dict(os.environ, SRCARCH="x86", ORCGEN_NO_CACHE="1")
     env.pop("ORCGEN_WORKER", None)
@@ -60,9 +65,9 @@ def main() -> int:
                 if tool == "objtool":
                     cmd = [a.objtool] + (args or ["--orc", "--dry-run"]) + [copy]
                 elif args:
-                    cmd = [sys.executable, os.path.join(ROOT, "bin", "orcgen-objtool")] + args + [copy]
+                    cmd = _command(a.bin, "orcgen-objtool") + args + [copy]
                 else:
-                    cmd = [sys.executable, os.path.join(ROOT, "bin", "orcgen"), "check", copy]
+                    cmd = _command(a.bin, "orcgen") + ["check", copy]
                 wall, rss, st, tail = measure(cmd, env)
                 runs.setdefault(tool, []).append((wall, rss, st))
                 print("%-8s wall %8.2f s  peak RSS %8.1f MB (%.1fx the file)  exit %d%s" % (
@@ -78,6 +83,12 @@ def main() -> int:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return 0
+
+
+def _command(bindir: str | None, name: str) -> list[str]:
+    if bindir:
+        return [os.path.join(bindir, name)]
+    return [sys.executable, os.path.join(ROOT, "bin", name)]
 
 
 def _median(rows: list[tuple[float, int, int]]) -> tuple[float, int]:

@@ -21,8 +21,9 @@ from .decodecache import decode_section
 from .elf import ET_REL, SHF_EXECINSTR, STT_FUNC, STT_NOTYPE, ElfFile, Reloc, Section
 from .errors import InputError
 from .findings import Fatal, Finding
-from .insn import Decoded, Insn, Kind, kind_indices
+from .insn import Insn, Kind, kind_indices
 from .insntable import InsnTable
+from .linked_decode import crosses_a_start, decode_by_function, in_func
 from .options import Options
 from .symbols import Sym, SymbolTable
 
@@ -44,14 +45,7 @@ class CodeSection:
         return self.sec.name
 
 
-def _in_func(funcs, base: int):
-    """The decoder's one question from outside the bytes (x86 iret): is the
-    byte at `off` of a sweep that began at `base` inside a function?"""
-    return lambda off: getattr(funcs.containing(off + base), "type", None) == STT_FUNC
-
-
 _BLOCK = 4          # log2 of OffsetIndex's block size
-_RESYNC_PIECE = 4 << 20     # bytes per piece of Program._resynced's decode
 
 
 class Sparse(dict):
@@ -62,17 +56,6 @@ class Sparse(dict):
 
     def __missing__(self, i: int) -> None:
         return None
-
-
-def _crosses_a_start(decoded: Decoded, funcs, size: int) -> bool:
-    """Did one sweep run across a function's first byte (linked files' padding)?"""
-    offs = decoded.off
-    for f in funcs.ordered:
-        if f.type == STT_FUNC and 0 <= f.offset < size:
-            k = bisect.bisect_left(offs, f.offset)
-            if k == len(offs) or offs[k] != f.offset:
-                return True
-    return False
 
 
 class OffsetIndex:
@@ -247,12 +230,12 @@ class Program:
             cs.init = sec.name == ".init.text" and not self.opts.module
             funcs = self.symtab.section(sec.index)
             data = self._code_bytes(sec, funcs)
-            decoded, failure = decode_section(self.be, data, funcs, _in_func(funcs, 0), self.cache)
+            decoded, failure = decode_section(self.be, data, funcs, in_func(funcs, 0), self.cache)
             cs.first = len(self.insn)
             if failure is not None and elf.type == ET_REL:
                 raise Fatal("decode", "can't decode instruction at %s:0x%x" % (sec.name, failure.offset))
-            if elf.type != ET_REL and (failure is not None or _crosses_a_start(decoded, funcs, len(data))):
-                decoded = self._decode_by_function(sec, funcs, data, decoded)
+            if elf.type != ET_REL and (failure is not None or crosses_a_start(decoded, funcs, len(data))):
+                decoded = decode_by_function(self, sec, funcs, data, decoded)
             self.insn.extend(decoded)
             cs.by_off = OffsetIndex(sec.size, self.insn.off, cs.first, len(self.insn))
             self.sec_of.extend([cs] * len(decoded))
@@ -260,96 +243,6 @@ class Program:
             cs.end = len(self.insn)
             self.code.append(cs)
             self.code_by_secno[sec.index] = cs
-
-    def _decode_by_function(self, sec, funcs, data: bytes, sweep: Decoded) -> Decoded:
-        """A linked file whose one sweep failed or ran across a function start:
-        decode each function (symbol start to the next) on its own.  Linked
-        code may keep data in .text (OpenSSL's AES tables) or pad between
-        functions with bytes that are no instruction (libLLVM's zeros after
-        a nopl); an object's bytes stay fatal, as for objtool.  Bytes that do
-        not decode inside a function's extent are one finding, and the
-        function is not analysed past them; padding after a function that is
-        not whole instructions is not code, and is left out silently.
-
-        A stretch that the one sweep (`sweep`) covers with instructions from
-        its first byte to its last is taken from the sweep: decoding it again
-        from its start would find the same instructions.  On libLLVM (59 MB
-        of code) that is all but a few hundred stretches, and had been half
-        of the time and a second copy of the decode."""
-        starts = sorted({f.offset for f in funcs.ordered if f.type == STT_FUNC and 0 < f.offset < len(data)})
-        sweep = self._resynced(sweep, starts, funcs, data)
-        soff, ssize = sweep.off, sweep.size
-        keys = sweep.sparse_keys()
-
-        def covered(x: int, y: int) -> tuple[int, int] | None:
-            """The sweep's instructions tiling [x, y) exactly, as an index range."""
-            k0 = bisect.bisect_left(soff, x)
-            if k0 == len(soff) or soff[k0] != x:
-                return None
-            k1 = bisect.bisect_left(soff, y, k0)
-            if k1 == k0 or soff[k1 - 1] + ssize[k1 - 1] != y:
-                return None
-            return k0, k1
-
-        bounds = [0] + starts + [len(data)]
-        ends: dict[int, int] = {}
-        for f in funcs.ordered:
-            if f.type == STT_FUNC:
-                ends[f.offset] = max(ends.get(f.offset, 0), f.offset + f.len)
-        out = Decoded()
-        for a, b in zip(bounds, bounds[1:]):
-            e = ends.get(a, 0)
-            end = min(e, b) if e > a else b           # the function's extent, if it has one
-            same = covered(a, end)
-            if same is not None:
-                out.add_range(sweep, *same, keys)
-                failure = None
-            else:
-                piece, failure = self.be.decode_section(data[a:end], _in_func(funcs, a))
-                out.add(piece, a)
-            if failure is not None:
-                pos = a + failure.offset
-                self.undecoded.setdefault(sec.index, []).append((pos, b))
-                self.findings.append(Finding(
-                    "decode", "can't decode instruction; not analysed up to %s"
-                    % (self.offstr(sec.index, b) if b < len(data) else "the end of the section"),
-                    self.offstr(sec.index, pos)))
-                self.finding_insn.append(-1)
-            elif end < b:
-                # the padding up to the next function: code only if all of it decodes
-                same = covered(end, b)
-                if same is not None:
-                    out.add_range(sweep, *same, keys)
-                    continue
-                pad, failure = self.be.decode_section(data[end:b], _in_func(funcs, end))
-                if failure is None:
-                    out.add(pad, end)
-                else:
-                    self.undecoded.setdefault(sec.index, []).append((end, b))
-        return out
-
-    def _resynced(self, sweep: Decoded, starts: list[int], funcs, data: bytes) -> Decoded:
-        """`sweep` (from byte 0) continued past each place it stopped, from
-        the next function start on: libLLVM's one sweep stops at 2 MB of 59.
-        Only a store of decodes that begin at function starts (the caller
-        checks each function against it), so it is made in pieces of a few
-        megabytes cut at function starts, each decoded (and copied) once:
-        hundreds of stops, each decoding the rest of the section again, had
-        copied gigabytes."""
-        pos = sweep.end
-        if pos >= len(data):
-            return sweep
-        out = Decoded()
-        out.add(sweep, 0)
-        k = bisect.bisect_right(starts, pos)          # the first start after the stop
-        while k < len(starts):
-            at = starts[k]
-            j = bisect.bisect_left(starts, at + _RESYNC_PIECE, k + 1)
-            cut = starts[j] if j < len(starts) else len(data)
-            piece, failure = self.be.decode_section(data[at:cut], _in_func(funcs, at))
-            out.add(piece, at)
-            k = bisect.bisect_right(starts, at + failure.offset, k) if failure is not None else j
-        return out
 
     def _assign_symbols(self) -> None:
         """Which function each instruction belongs to (objtool's decode_instructions)."""

@@ -160,6 +160,17 @@ m_d:
     add $8, %rsp
     ret
     .size m_d, .-m_d
+    .byte 0x00, 0x00, 0x00      # zeros, then a function whose symbol was stripped:
+    push %rbx                   # `00 00` `00 53 48` would swallow its push
+    sub $0x30, %rsp
+    add $0x30, %rsp
+    pop %rbx
+    ret
+    .globl m_e
+    .type m_e, @function
+m_e:
+    ret
+    .size m_e, .-m_e
     .section .note.GNU-stack,"",@progbits
 """
 
@@ -170,6 +181,7 @@ def test_function_by_function_decode_is_each_function_decoded_alone(tmp_path, mo
     the sweep resumed at the next function start after a stop) where that
     covers it exactly; the result must be what decoding every function on
     its own gives, which this test does directly."""
+    from orcgen import linked_decode
     from orcgen import program as prog
     from orcgen.arch.x86_64 import BACKEND
     from orcgen.options import Options
@@ -178,7 +190,7 @@ def test_function_by_function_decode_is_each_function_decoded_alone(tmp_path, mo
     so = tmp_path / "mix.so"
     subprocess.run(["gcc", "-shared", "-nostdlib", "-o", str(so), str(s)], check=True)
     elf = ElfFile(so.read_bytes())
-    monkeypatch.setattr(prog, "_RESYNC_PIECE", 4)           # a piece per function or two
+    monkeypatch.setattr(linked_decode, "_RESYNC_PIECE", 4)           # a piece per function or two
     p = prog.Program(elf, BACKEND, Options(), None)
     cs = next(c for c in p.code if c.name == ".text")
     got = [(p.insn.off[i], p.insn.size[i], p.insn[i].kind, p.insn[i].immediate, p.insn[i].ops)
@@ -192,13 +204,19 @@ def test_function_by_function_decode_is_each_function_decoded_alone(tmp_path, mo
     want = []
     for a, b in zip(bounds, bounds[1:]):
         end = min(ends[a], b) if ends.get(a, 0) > a else b
-        piece, failure = BACKEND.decode_section(data[a:end], prog._in_func(funcs, a))
+        piece, failure = BACKEND.decode_section(data[a:end], linked_decode.in_func(funcs, a))
         want += [(a + i.offset, i.length, i.kind, i.immediate, i.ops) for i in piece]
         if failure is None and end < b:
-            pad, pf = BACKEND.decode_section(data[end:b], prog._in_func(funcs, end))
-            if pf is None:
-                want += [(end + i.offset, i.length, i.kind, i.immediate, i.ops) for i in pad]
+            at = end
+            while at < b and data[at] == 0:          # zeros after a function: padding
+                at += 1
+            pad, pf = BACKEND.decode_section(data[at:b], linked_decode.in_func(funcs, at))
+            if pf is None and at < b:
+                want += [(at + i.offset, i.length, i.kind, i.immediate, i.ops) for i in pad]
     assert got == want
+    # the stripped function's push %rbx (53) is decoded where it is
+    push = data.index(b"\x53\x48\x83\xec\x30")
+    assert any(o == push and n == 1 for o, n, *_ in got)
     assert len(p.findings) == 1 and "can't decode" in p.findings[0].message
 
 
@@ -312,3 +330,50 @@ def test_pc_relative_switch_tables_of_a_library(tmp_path, capsys, cc):
     main(["check", "--no-cache", str(so)])
     out = capsys.readouterr().out
     assert "pick" not in out                    # was "sibling call ... with modified stack frame"
+
+
+STRIPPED_NEIGHBOURS = """
+    .text
+    .balign 16
+1:  xor %eax, %eax              # functions whose symbols were stripped, before any named one
+    ret
+    .byte 0x00
+    .balign 16, 0x00            # zeros up to the next function (an odd number of them)
+2:  push %rbx
+    sub $0x30, %rsp
+    add $0x30, %rsp
+    pop %rbx
+    ret
+    .balign 16, 0x00
+    .globl n_a
+    .type n_a, @function
+n_a:
+    ret
+    .size n_a, .-n_a
+    .section .note.GNU-stack,"",@progbits
+"""
+
+
+@pytest.mark.skipif(not shutil.which("gcc"), reason="needs gcc to build a shared library")
+def test_zero_padding_between_stripped_functions(tmp_path, capsys):
+    """Zeros after an instruction that ends a path, up to a 16-byte boundary,
+    are padding: decoded, `00 00 ... 00 53 48 83 ec 30` hides the next
+    function's `push %rbx` and leaves `sub $0x30,%esp` (libLLVM: 140 false
+    "stack pointer changed" warnings)."""
+    from orcgen.arch.x86_64 import BACKEND
+    from orcgen.cli import main
+    from orcgen import program as prog
+    from orcgen.options import Options
+    s = tmp_path / "nb.S"
+    s.write_text(STRIPPED_NEIGHBOURS)
+    so = tmp_path / "nb.so"
+    subprocess.run(["gcc", "-shared", "-nostdlib", "-o", str(so), str(s)], check=True)
+    elf = ElfFile(so.read_bytes())
+    data = elf.section_data(elf.section_by_name(".text"))
+    push = data.index(b"\x53\x48\x83\xec\x30")
+    assert push % 16 == 0 and data[push - 3:push] == b"\0\0\0"
+    p = prog.Program(elf, BACKEND, Options(), None)
+    cs = next(c for c in p.code if c.name == ".text")
+    assert cs.by_off.get(push) is not None             # push %rbx, where it is
+    main(["check", "--no-cache", str(so)])
+    assert "%esp" not in capsys.readouterr().out

@@ -15,6 +15,15 @@ __attribute__((noinline)) int exported_two(int x) { return exported_one(x) * 3; 
 """
 
 
+def shared_from_asm(tmp_path, text: str):
+    """A shared library (no C library) built by gcc from assembly `text`."""
+    s = tmp_path / "lib.S"
+    s.write_text(text)
+    so = tmp_path / "lib.so"
+    subprocess.run(["gcc", "-shared", "-nostdlib", "-o", str(so), str(s)], check=True)
+    return so
+
+
 @pytest.mark.skipif(not shutil.which("gcc") or not shutil.which("strip"),
                     reason="needs gcc and strip to build a shared library")
 def test_stripped_library_functions_come_from_dynsym(tmp_path):
@@ -115,10 +124,7 @@ def test_padding_that_decodes_across_a_function_start_is_resynced(tmp_path, caps
     next function's start, which had been fatal ("can't find starting
     instruction").  A linked file is decoded function by function instead."""
     from orcgen.cli import main
-    s = tmp_path / "pad.S"
-    s.write_text(PADDING_ACROSS_A_START)
-    so = tmp_path / "pad.so"
-    subprocess.run(["gcc", "-shared", "-nostdlib", "-o", str(so), str(s)], check=True)
+    so = shared_from_asm(tmp_path, PADDING_ACROSS_A_START)
     assert main(["check", "--no-cache", str(so)]) == 0, capsys.readouterr()
     assert capsys.readouterr().out == ""
     assert main(["orc", "--no-cache", str(so)]) == 0
@@ -185,10 +191,7 @@ def test_function_by_function_decode_is_each_function_decoded_alone(tmp_path, mo
     from orcgen import program as prog
     from orcgen.arch.x86_64 import BACKEND
     from orcgen.options import Options
-    s = tmp_path / "mix.S"
-    s.write_text(RESYNC_MIX)
-    so = tmp_path / "mix.so"
-    subprocess.run(["gcc", "-shared", "-nostdlib", "-o", str(so), str(s)], check=True)
+    so = shared_from_asm(tmp_path, RESYNC_MIX)
     elf = ElfFile(so.read_bytes())
     monkeypatch.setattr(linked_decode, "_RESYNC_PIECE", 4)           # a piece per function or two
     p = prog.Program(elf, BACKEND, Options(), None)
@@ -258,17 +261,13 @@ def test_jumps_into_unnamed_code_of_a_library(tmp_path, capsys):
     when the frame is gone (the walk ends there), and the function's own
     code otherwise (followed, and checked)."""
     from orcgen.cli import main
-    s = tmp_path / "unnamed.S"
-    s.write_text(UNNAMED_CODE)
-    so = tmp_path / "unnamed.so"
-    subprocess.run(["gcc", "-shared", "-nostdlib", "-o", str(so), str(s)], check=True)
+    so = shared_from_asm(tmp_path, UNNAMED_CODE)
     main(["check", "--no-cache", str(so)])
     out = capsys.readouterr().out
     assert "falls through" not in out          # t_a's had walked on through the unnamed code into t_b
     assert "modified stack frame" not in out   # nor is t_b's jump a tail call
     # the cold part is followed: a wrong stack there is found
-    s.write_text(UNNAMED_CODE.replace("2:  pop %rbx", "2:  nop"))
-    subprocess.run(["gcc", "-shared", "-nostdlib", "-o", str(so), str(s)], check=True)
+    so = shared_from_asm(tmp_path, UNNAMED_CODE.replace("2:  pop %rbx", "2:  nop"))
     main(["check", "--no-cache", str(so)])
     assert "return with modified stack frame" in capsys.readouterr().out
 
@@ -364,10 +363,7 @@ def test_zero_padding_between_stripped_functions(tmp_path, capsys):
     from orcgen.cli import main
     from orcgen import program as prog
     from orcgen.options import Options
-    s = tmp_path / "nb.S"
-    s.write_text(STRIPPED_NEIGHBOURS)
-    so = tmp_path / "nb.so"
-    subprocess.run(["gcc", "-shared", "-nostdlib", "-o", str(so), str(s)], check=True)
+    so = shared_from_asm(tmp_path, STRIPPED_NEIGHBOURS)
     elf = ElfFile(so.read_bytes())
     data = elf.section_data(elf.section_by_name(".text"))
     push = data.index(b"\x53\x48\x83\xec\x30")

@@ -49,7 +49,7 @@ _ZEROS_AFTER_AN_END = re.compile(b"(?:\xc3|\xcc|\x0f\x0b|[\xe8\xe9]....|\xeb.)(\
 
 
 def _zero_padding(offs, kinds, lo: int, hi: int, data: bytes, start: int, end: int,
-                  base: int) -> tuple[int, int] | None:
+                  base: int, addr: int) -> tuple[int, int] | None:
     """In code no symbol covers (a stripped library's local functions), the
     first run of zero bytes in data[start:end] that starts right after an
     instruction ending a path and ends on a 16-byte boundary (where compilers
@@ -58,10 +58,11 @@ def _zero_padding(offs, kinds, lo: int, hi: int, data: bytes, start: int, end: i
     the zeros (`00 00`, `add %al,(%rax)`) swallow the next function's first
     bytes: libLLVM's `00 53 48 83 ec 30` for `push %rbx; sub $0x30,%rsp`.
     `offs[lo:hi]` and `kinds[lo:hi]` are the decode of the range, its offsets
-    counted from byte `base`."""
+    counted from byte `base`; `addr`: the section's address (the boundary is
+    the address's)."""
     for m in _ZEROS_AFTER_AN_END.finditer(data, start, end):
         zero, after = m.start(1), m.end(1)
-        if after != end and after % 16:
+        if after != end and (addr + after) % 16:
             continue
         k = bisect.bisect_left(offs, zero - base, lo, hi)
         if k == lo or k == hi or offs[k] != zero - base or kinds[k - 1] not in _ENDS_CODE:
@@ -148,7 +149,7 @@ def decode_by_function(p, sec, funcs, data: bytes, sweep: Decoded) -> Decoded:
                 same = covered(at, b)
                 if same is not None:
                     k0, k1 = same
-                    cut = _zero_padding(soff, sweep.kind, k0, k1, data, at, b, 0)
+                    cut = _zero_padding(soff, sweep.kind, k0, k1, data, at, b, 0, sec.addr)
                     if cut is None:
                         out.add_range(sweep, k0, k1, keys)
                         break
@@ -158,10 +159,10 @@ def decode_by_function(p, sec, funcs, data: bytes, sweep: Decoded) -> Decoded:
                     at = nxt
                     continue
                 pad, failure = p.be.decode_section(data[at:b], in_func(funcs, at))
-                at = _unnamed_code(p, sec.index, out, _rebased(pad, at), failure is None, data, at, b)
+                at = _unnamed_code(p, sec, out, _rebased(pad, at), failure is None, data, at, b)
     return out
 
-def _unnamed_code(p, secno: int, out: Decoded, pad: Decoded, whole: bool,
+def _unnamed_code(p, sec, out: Decoded, pad: Decoded, whole: bool,
                   data: bytes, at: int, b: int) -> int:
     """Add `pad` (decoded from `at` to `b`, offsets from byte 0; `whole`:
     without a failure) to `out` up to each run of zero padding
@@ -172,16 +173,16 @@ def _unnamed_code(p, secno: int, out: Decoded, pad: Decoded, whole: bool,
     offs, keys = pad.off, pad.sparse_keys()
     k = bisect.bisect_left(offs, at)
     while True:
-        cut = _zero_padding(offs, pad.kind, k, len(pad), data, at, b, 0)
+        cut = _zero_padding(offs, pad.kind, k, len(pad), data, at, b, 0, sec.addr)
         if cut is None:
             if whole:
                 out.add_range(pad, k, len(pad), keys)
             else:
-                p.undecoded.setdefault(secno, []).append((at, b))
+                p.undecoded.setdefault(sec.index, []).append((at, b))
             return b
         kc, nxt = cut
         out.add_range(pad, k, kc, keys)
-        p.undecoded.setdefault(secno, []).append((offs[kc], nxt))
+        p.undecoded.setdefault(sec.index, []).append((offs[kc], nxt))
         j = bisect.bisect_left(offs, nxt, kc)
         if nxt >= b or j == len(offs) or offs[j] != nxt:
             return nxt

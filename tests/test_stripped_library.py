@@ -5,6 +5,7 @@ import shutil
 import subprocess
 
 import pytest
+from conftest import needs_gcc
 
 from orcgen.elf import STT_FUNC, ElfFile
 
@@ -47,7 +48,7 @@ int after(int x) { return x * 7; }
 """
 
 
-@pytest.mark.skipif(not shutil.which("gcc"), reason="needs gcc to build a shared library")
+@needs_gcc
 def test_undecodable_bytes_in_a_library_are_one_finding_not_fatal(tmp_path, capsys):
     from orcgen.cli import main
     c = tmp_path / "data.c"
@@ -76,7 +77,7 @@ __attribute__((noinline)) int after(int x) { return x + 5; }
 
 
 @pytest.mark.parametrize("flags", [[], ["-fcf-protection=full", "-Wl,-z,ibt"]])
-@pytest.mark.skipif(not shutil.which("gcc"), reason="needs gcc to build a shared library")
+@needs_gcc
 def test_calls_through_the_plt_to_noreturn_functions_end_the_path(tmp_path, capsys, flags):
     """abort@plt is the C library's; my_fail@plt is this library's own, called
     through its PLT (it may be interposed) and judged by its body."""
@@ -118,7 +119,7 @@ pad_b:
 """
 
 
-@pytest.mark.skipif(not shutil.which("gcc"), reason="needs gcc to build a shared library")
+@needs_gcc
 def test_padding_that_decodes_across_a_function_start_is_resynced(tmp_path, capsys):
     """libLLVM pads with zeros after a nopl; one sweep then runs across the
     next function's start, which had been fatal ("can't find starting
@@ -181,7 +182,7 @@ m_e:
 """
 
 
-@pytest.mark.skipif(not shutil.which("gcc"), reason="needs gcc to build a shared library")
+@needs_gcc
 def test_function_by_function_decode_is_each_function_decoded_alone(tmp_path, monkeypatch):
     """Program takes each function of a linked file from its one sweep (or
     the sweep resumed at the next function start after a stop) where that
@@ -255,7 +256,7 @@ t_c:
 """
 
 
-@pytest.mark.skipif(not shutil.which("gcc"), reason="needs gcc to build a shared library")
+@needs_gcc
 def test_jumps_into_unnamed_code_of_a_library(tmp_path, capsys):
     """A stripped library's jump into code no symbol covers is a tail call
     when the frame is gone (the walk ends there), and the function's own
@@ -353,7 +354,7 @@ n_a:
 """
 
 
-@pytest.mark.skipif(not shutil.which("gcc"), reason="needs gcc to build a shared library")
+@needs_gcc
 def test_zero_padding_between_stripped_functions(tmp_path, capsys):
     """Zeros after an instruction that ends a path, up to a 16-byte boundary,
     are padding: decoded, `00 00 ... 00 53 48 83 ec 30` hides the next

@@ -111,9 +111,10 @@ class Insn(NamedTuple):
 
 
 
-def shifted(column, by: int) -> array:
-    """An offset column moved by `by` (in C: a join of many pieces adds up)."""
-    return array("q", map(operator.add, column, repeat(by))) if by else array("q", column)
+def shifted(column, by: int):
+    """An offset column moved by `by` (in C: a join of many pieces adds up);
+    the column itself when `by` is 0."""
+    return array("q", map(operator.add, column, repeat(by))) if by else column
 
 
 def shifted_keys(sparse: dict, by: int) -> dict:
@@ -213,13 +214,13 @@ class Decoded:
         return sorted(self.imm), sorted(self.ops)
 
     def add_range(self, other: "Decoded", k0: int, k1: int,
-                  keys: tuple[list[int], list[int]]) -> None:
-        """Append instructions k0..k1-1 of `other` (decoded from the same
-        code, from byte 0), at their offsets in it; `keys`: other.sparse_keys()."""
+                  keys: tuple[list[int], list[int]], at: int = 0) -> None:
+        """Append instructions k0..k1-1 of `other`, decoded from byte `at` of
+        the same code; `keys`: other.sparse_keys()."""
         n = len(self.kind)
         if self._off is None:
             self._off = array("q", self.off)
-        self._off.extend(other.off[k0:k1])
+        self._off.extend(shifted(other.off[k0:k1], at))
         self._sum = None
         self.size.extend(other.size[k0:k1])
         self.kind.extend(other.kind[k0:k1])

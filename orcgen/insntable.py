@@ -38,7 +38,7 @@ class InsnTable:
     def extend(self, d: Decoded, at: int = 0) -> None:
         """Append one section's decode, made at byte `at` of the section."""
         n = len(self._kind)
-        self.off.extend(shifted(d.off, at) if at else d.off)
+        self.off.extend(shifted(d.off, at))
         self.size.extend(d.size)
         self._kind.extend(d.kind)
         imm = self._imm

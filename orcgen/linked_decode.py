@@ -71,13 +71,6 @@ def _zero_padding(offs, kinds, lo: int, hi: int, data: bytes, start: int, end: i
     return None
 
 
-def _rebased(d: Decoded, at: int) -> Decoded:
-    """`d` (decoded from byte `at`) with offsets from byte 0, for add_range."""
-    out = Decoded()
-    out.add(d, at)
-    return out
-
-
 def decode_by_function(p, sec, funcs, data: bytes, sweep: Decoded) -> Decoded:
     """A linked file whose one sweep failed or ran across a function start:
     decode each function (symbol start to the next) on its own.  Linked
@@ -148,45 +141,40 @@ def decode_by_function(p, sec, funcs, data: bytes, sweep: Decoded) -> Decoded:
                 # one stripped function from the next
                 same = covered(at, b)
                 if same is not None:
-                    k0, k1 = same
-                    cut = _zero_padding(soff, sweep.kind, k0, k1, data, at, b, 0, sec.addr)
-                    if cut is None:
-                        out.add_range(sweep, k0, k1, keys)
-                        break
-                    k, nxt = cut
-                    out.add_range(sweep, k0, k, keys)
-                    p.undecoded.setdefault(sec.index, []).append((soff[k], nxt))
-                    at = nxt
-                    continue
-                pad, failure = p.be.decode_section(data[at:b], in_func(funcs, at))
-                at = _unnamed_code(p, sec, out, _rebased(pad, at), failure is None, data, at, b)
+                    at = _unnamed_code(p, sec, out, sweep, keys, 0, *same, True, data, at, b)
+                else:
+                    pad, failure = p.be.decode_section(data[at:b], in_func(funcs, at))
+                    at = _unnamed_code(p, sec, out, pad, pad.sparse_keys(), at, 0, len(pad),
+                                       failure is None, data, at, b)
     return out
 
-def _unnamed_code(p, sec, out: Decoded, pad: Decoded, whole: bool,
-                  data: bytes, at: int, b: int) -> int:
-    """Add `pad` (decoded from `at` to `b`, offsets from byte 0; `whole`:
-    without a failure) to `out` up to each run of zero padding
-    (_zero_padding) and on from its end as long as the decode has an
-    instruction there (x86 decoding falls back into step within a few
-    instructions), so that a long stretch of stripped functions is
-    decoded once.  Returns where decoding must start again (`b`: done)."""
-    offs, keys = pad.off, pad.sparse_keys()
-    k = bisect.bisect_left(offs, at)
+
+def _unnamed_code(p, sec, out: Decoded, d: Decoded, keys, base: int, lo: int, hi: int,
+                  whole: bool, data: bytes, at: int, b: int) -> int:
+    """Add instructions lo..hi-1 of `d` (decoded from byte `base`; they run
+    from `at` to `b`; `whole`: without a failure) to `out` up to each run of
+    zero padding (_zero_padding), and on from its end as long as the decode
+    has an instruction there (x86 decoding falls back into step within a few
+    instructions), so that a long stretch of stripped functions is decoded
+    once.  Returns where decoding must start again (`b`: done)."""
+    offs = d.off
+    k = bisect.bisect_left(offs, at - base, lo, hi)
     while True:
-        cut = _zero_padding(offs, pad.kind, k, len(pad), data, at, b, 0, sec.addr)
+        cut = _zero_padding(offs, d.kind, k, hi, data, at, b, base, sec.addr)
         if cut is None:
             if whole:
-                out.add_range(pad, k, len(pad), keys)
+                out.add_range(d, k, hi, keys, base)
             else:
                 p.undecoded.setdefault(sec.index, []).append((at, b))
             return b
         kc, nxt = cut
-        out.add_range(pad, k, kc, keys)
-        p.undecoded.setdefault(sec.index, []).append((offs[kc], nxt))
-        j = bisect.bisect_left(offs, nxt, kc)
-        if nxt >= b or j == len(offs) or offs[j] != nxt:
+        out.add_range(d, k, kc, keys, base)
+        p.undecoded.setdefault(sec.index, []).append((base + offs[kc], nxt))
+        j = bisect.bisect_left(offs, nxt - base, kc, hi)
+        if nxt >= b or j == hi or offs[j] != nxt - base:
             return nxt
         k, at = j, nxt
+
 
 def _resynced(p, sweep: Decoded, starts: list[int], funcs, data: bytes) -> Decoded:
     """`sweep` (from byte 0) continued past each place it stopped, from

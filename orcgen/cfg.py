@@ -294,10 +294,8 @@ def add_jump_destinations(p: Program) -> None:
             else:
                 n = tab.sym_index(k)
                 rs = syms[n] if 0 <= n < len(syms) else None
-                if rs is not None and rs.return_thunk and not rs.retpoline_thunk \
-                        and rs.type != STT_SECTION:
-                    _return_call(p, i)                    # _to_thunk(), as below
-                    continue
+                if rs is not None and rs.type != STT_SECTION and _to_thunk(p, i, rs):
+                    continue                              # as objtool's path below would
             _add_jump_destination(p, cs, i)
 
 
@@ -360,26 +358,16 @@ def _add_call_destinations(p: Program) -> None:
     of a quarter of a million) have a relocation to a named symbol that is
     no retpoline thunk; those go straight to their destination."""
     linked = p.elf.type != ET_REL
-    syms, call_dest, ops, dead_end = p.syms, p.call_dest, p.ops, p.dead_end
+    syms = p.syms
     for cs, calls in p.by_section(p.with_kind(Kind.CALL)):
         rows, tab = p.first_relocs(cs), p.elf.relocs(cs.sec)
-        # _annotate_call_site()'s questions about the section, asked once
-        unannotated = cs.name == ".altinstr_replacement"
-        profiling, fentry = p.opts.hack_noinstr and cs.noinstr, p.opts.mcount
         for i in calls:
             k = rows.get(i)
             if k is not None:
                 n = tab.sym_index(k)
                 rs = syms[n] if 0 <= n < len(syms) else None
                 if rs is not None and rs.type != STT_SECTION and not rs.retpoline_thunk:
-                    call_dest[i] = rs                  # _add_call_dest(p, i, rs, False)
-                    ops[i] = ()
-                    if unannotated or rs.static_call_tramp:
-                        continue
-                    if profiling and rs.profiling_func or fentry and rs.fentry:
-                        _annotate_call_site(p, i, False)
-                    elif dead_end_function(p, rs):
-                        dead_end[i] = 1
+                    _add_call_dest(p, i, rs, False)    # as objtool's path below would
                     continue
             _add_call_destination(p, i, linked)
 
@@ -427,26 +415,31 @@ def _add_call_dest(p: Program, i: int, dest: Sym | None, sibling: bool) -> None:
     _annotate_call_site(p, i, sibling)
 
 
+_DYNAMIC = (Kind.JUMP_DYNAMIC, Kind.CALL_DYNAMIC)
+
+
 def _annotate_call_site(p: Program, i: int, sibling: bool) -> None:
-    sym = p.call_dest[i] if p.kind[i] not in (Kind.JUMP_DYNAMIC, Kind.CALL_DYNAMIC) else None
+    sym = p.call_dest.get(i) if p.kind[i] not in _DYNAMIC else None
     if sym is None:
         r = p.reloc_in(i)
         if r is None:
             return
         sym = p.reloc_sym(r)
-    if p.sec_of[i].name == ".altinstr_replacement":
+    cs = p.sec_of[i]
+    if cs.sec.name == ".altinstr_replacement":
         return
     if sym.static_call_tramp or sym.retpoline_thunk:
         return
-    if p.opts.hack_noinstr and p.sec_of[i].noinstr and sym.profiling_func:
+    opts = p.opts
+    if opts.hack_noinstr and cs.noinstr and sym.profiling_func:
         p.kind[i] = Kind.RETURN if sibling else Kind.NOP
         if sibling:
             p.retpoline_safe[i] = 1
         return
-    if p.opts.mcount and sym.fentry:
+    if opts.mcount and sym.fentry:
         if sibling:
             p.warn_insn(i, "mcount", "tail call to __fentry__ !?!?")
-        if p.opts.mnop:
+        if opts.mnop:
             p.kind[i] = Kind.NOP
         return
     if not sibling and dead_end_function(p, sym):

@@ -200,7 +200,7 @@ class Program:
         `$x`), the data is replaced by the back-end's NOP, so that a KCFI type
         hash or a literal pool is neither decoded as an instruction (nor
         reported as an unreachable one) nor able to make decoding fail."""
-        data = self.elf.section_data(sec)
+        data = self.section_bytes(sec)
         filler = getattr(self.be, "data_filler", None)
         if not filler:
             return data

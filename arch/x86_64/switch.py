@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 
-from orcgen.elf import ET_REL
+from orcgen.elf import ET_REL, SHT_NOBITS
 
 WINDOW = 32                  # instructions looked at before the jmp
 MAX_ENTRIES = 4096           # without a bound from a cmp
@@ -48,6 +48,14 @@ def _dest(op: str) -> str | None:
     return _family(regs[1:]) if regs.startswith("%") else None
 
 
+def _mnemonic_and_operands(text: str) -> tuple[str, str]:
+    """`notrack jmpq *%rax` -> ("jmpq", "*%rax"): the prefix does not matter here."""
+    if text.startswith("notrack "):
+        text = text[len("notrack "):]
+    m, _, ops = text.partition(" ")
+    return m, ops
+
+
 def switch_targets(p, i: int) -> list[int] | None:
     """Instruction indices the indirect jump at instruction i reaches through
     a PC-relative table, in a linked file; None where it is no such jump."""
@@ -65,9 +73,7 @@ def switch_targets(p, i: int) -> list[int] | None:
     insns = p.be.disassemble(data[start:end], start)       # (offset, length, "mnemonic ops")
     if not insns or insns[-1][0] != p.insn.off[i]:
         return None
-    text = [(off, n, t.split(None, 1)[0] if not t.startswith("notrack") else "jmp",
-             t.split(None, 2)[-1] if t.startswith("notrack") else (t.split(None, 1) + [""])[1])
-            for off, n, t in insns]
+    text = [(off, n) + _mnemonic_and_operands(t) for off, n, t in insns]
     m, ops = text[-1][2], text[-1][3]
     if not m.startswith("jmp") or not ops.startswith("*%"):
         return None
@@ -100,8 +106,8 @@ def switch_targets(p, i: int) -> list[int] | None:
     # the table's address, as the file's sections place it
     table = cs.sec.addr + text[j_lea][0] + text[j_lea][1] + int(lea.group(1), 0)
     count = _bound(text, j_load, index)
-    tsec = next((s for s in p.elf.sections if s.addr <= table < s.addr + s.size and s.type != 8
-                 and s.addr), None)
+    tsec = next((s for s in p.elf.sections if s.addr <= table < s.addr + s.size
+                 and s.type != SHT_NOBITS and s.addr), None)
     if tsec is None:
         return None
     tdata = p.section_bytes(tsec)

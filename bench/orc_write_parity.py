@@ -52,9 +52,12 @@ CHECKS = ("write", "dump", "bytes", "readelf", "ld", "symrefs")
 
 
 def corpus_paths(d: str) -> tuple[str, str]:
-    """(src directory, objtool-args.log) for a corpus given as OUTDIR or OUTDIR/src."""
+    """(src directory, objtool-args.log) for a corpus given as OUTDIR or
+    OUTDIR/src (kernel-objs.sh), or as a defconfig-build.sh object tree (its
+    own log beside its objects)."""
     d = os.path.abspath(d)
     for src, log in ((os.path.join(d, "src"), os.path.join(d, "objtool-args.log")),
+                     (d, os.path.join(d, "objtool-args.log")),
                      (d, os.path.join(os.path.dirname(d), "objtool-args.log"))):
         if os.path.isdir(src) and os.path.exists(log):
             return src, log

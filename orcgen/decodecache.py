@@ -66,9 +66,9 @@ def _piece_key(be, data: bytes, a: int, b: int, in_func) -> bytes:
 
 
 def _dump(d: Decoded) -> bytes:
-    return marshal.dumps((d.size.tobytes(), bytes(d.kind), d.imm,
+    return marshal.dumps((d.size.tobytes(), bytes(d.kind), d.imm.tobytes(),
                           {n: tuple((int(o.src), int(o.dest), o.src_reg, o.src_off, o.dest_reg,
-                                     o.dest_off) for o in ops) for n, ops in d.ops.items()}))
+                                     o.dest_off) for o in ops) for n, ops in enumerate(d.ops) if ops}))
 
 
 _OPS: dict[tuple, StackOp] = {}
@@ -79,7 +79,8 @@ def _load(blob: bytes) -> Decoded:
     d = Decoded()
     d.size.frombytes(size)
     d.kind.extend(kind)
-    d.imm.update(imm)
+    d.imm.frombytes(imm)
+    d.ops = [()] * len(d.kind)
     cache = _OPS
     for n, raw in ops.items():
         built = []

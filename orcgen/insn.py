@@ -13,7 +13,6 @@ from __future__ import annotations
 import operator
 import re
 from array import array
-from bisect import bisect_left
 from dataclasses import dataclass
 from itertools import accumulate, repeat
 from enum import IntEnum
@@ -117,23 +116,20 @@ def shifted(column, by: int):
     return array("q", map(operator.add, column, repeat(by))) if by else column
 
 
-def shifted_keys(sparse: dict, by: int) -> dict:
-    """A sparse column (index -> value) with its indices moved by `by`."""
-    return dict(zip(map(operator.add, sparse, repeat(by)), sparse.values())) if by else sparse
-
-
 _start = re.Match.start
 
 
-def kind_indices(column: bytes | bytearray, *kinds: Kind) -> list[int]:
+def kind_indices(column: bytes | bytearray, *kinds: Kind) -> array:
     """The indices of a kind column (one byte per instruction) that hold one
     of `kinds`, in order: one regular-expression scan, the byte class matched
     in C, where a Python loop over five million instructions takes a third of
-    a second per pass."""
+    a second per pass.  An array, not a list: a list of two million indices
+    (libLLVM's jumps) holds an int object for each, 80 MB."""
     if not kinds:
-        return []
+        return array("i")
     pattern = re.compile(b"[" + b"".join(re.escape(bytes((int(k),))) for k in kinds) + b"]")
-    return list(map(_start, pattern.finditer(column)))
+    return array("i", map(_start, pattern.finditer(column)))
+
 
 @dataclass(frozen=True, slots=True)
 class DecodeFailure:
@@ -146,34 +142,42 @@ class Decoded:
     """A back-end's decode of one stretch of code, by column.
 
     The instructions are contiguous from byte 0, so offsets follow from the
-    lengths (unless stretches with gaps between them were joined with `add`);
-    most instructions have no immediate and no stack operation, so those two
-    are kept only where they are set (index -> value).  Building this costs one
-    bytearray append for an ordinary instruction, where a list of `Insn` tuples
-    had cost a tuple, and then five appends to copy it into the program's
-    columns: on vmlinux.o (five million instructions) that had been a third of
-    the decode.  Indexing or iterating still gives `Insn`s, for tests and for
-    the few readers that want one instruction."""
+    lengths (unless stretches with gaps between them were joined with `add`).
+    Every column is dense: a branch displacement (0 where none) in an array,
+    the stack operations (shared tuples, () where none) in a list.  Sparse
+    dicts had looked cheaper, but each entry costs an int object for its key
+    (and one for an immediate), about 70 bytes, for a third of the
+    instructions: on libLLVM (13.6 million instructions) the decode's copies
+    of them had been 600 MB of its peak.  Building this costs a bytearray
+    append per ordinary instruction.  Indexing or iterating still gives
+    `Insn`s, for tests and for the few readers that want one instruction."""
     __slots__ = ("size", "kind", "imm", "ops", "_off", "_sum")
 
     def __init__(self) -> None:
-        self.size = array("I")
+        self.size = array("H")      # lengths: 15 at most (x86), 4 (arm64)
         self.kind = bytearray()
-        self.imm: dict[int, int] = {}
-        self.ops: dict[int, tuple] = {}
+        self.imm = array("i")                # branch displacement, 0 if none
+        self.ops: list[tuple] = []           # stack operations, () if none
         self._off: array | None = None       # explicit offsets, once there is a gap
         self._sum: array | None = None       # offsets computed from the lengths
 
     def __getstate__(self):
-        """For the processes of a parallel decode: the columns as bytes."""
-        return (self.size.tobytes(), bytes(self.kind), self.imm, self.ops,
+        """For the processes of a parallel decode: the columns as bytes, the
+        stack operations of the instructions that have some."""
+        return (self.size.tobytes(), bytes(self.kind), self.imm.tobytes(),
+                {n: o for n, o in enumerate(self.ops) if o},
                 None if self._off is None else self._off.tobytes())
 
     def __setstate__(self, state) -> None:
-        size, kind, self.imm, self.ops, off = state
-        self.size = array("I")
+        size, kind, imm, ops, off = state
+        self.size = array("H")      # lengths: 15 at most (x86), 4 (arm64)
         self.size.frombytes(size)
         self.kind = bytearray(kind)
+        self.imm = array("i")
+        self.imm.frombytes(imm)
+        self.ops = [()] * len(self.kind)
+        for n, o in ops.items():
+            self.ops[n] = o
         self._off = None if off is None else array("q", off)
         self._sum = None
 
@@ -188,45 +192,40 @@ class Decoded:
     def put(self, ins: "Insn") -> None:
         """Append one `Insn` (the decoders' general paths make them); it must
         start where the last one ends."""
-        n = len(self.kind)
         self.size.append(ins.length)
         self.kind.append(ins.kind)
-        if ins.immediate:
-            self.imm[n] = ins.immediate
-        if ins.ops:
-            self.ops[n] = ins.ops
+        self.imm.append(ins.immediate)
+        self.ops.append(ins.ops)
+
+    def reserve(self, n: int) -> None:
+        """Room for `n` more instructions' immediates and stack operations
+        (zero, none), for a decoder that then sets the few it has by index
+        and appends their lengths and kinds."""
+        self.imm.frombytes(bytes(4 * n))
+        self.ops += repeat((), n)
 
     def add(self, other: "Decoded", at: int) -> None:
         """Append `other`, decoded from byte `at` of the same code."""
-        n = len(self.kind)
+        self.add_range(other, 0, len(other), at)
+
+    def add_range(self, other: "Decoded", k0: int, k1: int, at: int = 0) -> None:
+        """Append instructions k0..k1-1 of `other`, decoded from byte `at` of
+        the same code."""
         if self._off is None:
             self._off = array("q", self.off)       # explicit from now on: `end` stays O(1)
-        self._off.extend(shifted(other.off, at))         # in place: no copy per add
+        whole = k0 == 0 and k1 == len(other)
+        self._off.extend(shifted(other.off if whole else other.off[k0:k1], at))
         self._sum = None
-        self.size.extend(other.size)
-        self.kind.extend(other.kind)
-        self.imm.update(shifted_keys(other.imm, n))
-        self.ops.update(shifted_keys(other.ops, n))
-
-    def sparse_keys(self) -> tuple[list[int], list[int]]:
-        """The indices that have an immediate, and those that have stack
-        operations, in order: for add_range() over many stretches of one decode."""
-        return sorted(self.imm), sorted(self.ops)
-
-    def add_range(self, other: "Decoded", k0: int, k1: int,
-                  keys: tuple[list[int], list[int]], at: int = 0) -> None:
-        """Append instructions k0..k1-1 of `other`, decoded from byte `at` of
-        the same code; `keys`: other.sparse_keys()."""
-        n = len(self.kind)
-        if self._off is None:
-            self._off = array("q", self.off)
-        self._off.extend(shifted(other.off[k0:k1], at))
-        self._sum = None
-        self.size.extend(other.size[k0:k1])
-        self.kind.extend(other.kind[k0:k1])
-        for mine, theirs, ks in ((self.imm, other.imm, keys[0]), (self.ops, other.ops, keys[1])):
-            part = ks[bisect_left(ks, k0):bisect_left(ks, k1)]
-            mine.update(zip(map(operator.add, part, repeat(n - k0)), map(theirs.__getitem__, part)))
+        if whole:
+            self.size.extend(other.size)
+            self.kind.extend(other.kind)
+            self.imm.extend(other.imm)
+            self.ops.extend(other.ops)
+        else:
+            self.size.extend(other.size[k0:k1])
+            self.kind.extend(other.kind[k0:k1])
+            self.imm.extend(other.imm[k0:k1])
+            self.ops.extend(other.ops[k0:k1])
 
     @property
     def off(self) -> array:
@@ -253,7 +252,7 @@ class Decoded:
             n += len(self.kind)
         if not 0 <= n < len(self.kind):
             raise IndexError(n)
-        return Insn(self.off[n], self.size[n], Kind(self.kind[n]), self.imm.get(n, 0), self.ops.get(n, ()))
+        return Insn(self.off[n], self.size[n], Kind(self.kind[n]), self.imm[n], self.ops[n])
 
     def __iter__(self):
         return (self[n] for n in range(len(self.kind)))

@@ -16,7 +16,7 @@ from __future__ import annotations
 from array import array
 from typing import Iterator
 
-from .insn import Decoded, Insn, Kind, kind_indices, shifted, shifted_keys
+from .insn import Decoded, Insn, Kind, kind_indices, shifted
 
 _KINDS = tuple(Kind)
 _new = tuple.__new__
@@ -27,25 +27,23 @@ class InsnTable:
 
     def __init__(self) -> None:
         self.off = array("q")       # offset in its section
-        self.size = array("I")      # length in bytes (a padding NOP of the analysis' own may be long)
+        self.size = array("H")      # length in bytes (an analysis padding NOP: up to 255, an alternative's u8)
         self._kind = bytearray()    # the decoder's Kind (Program.kind is the analysis' own copy)
         # Branch displacements, 0 where none: dense, because one instruction
         # in five has one, and a dict entry (about 110 bytes with its two int
         # objects) costs more than 4 bytes for each of five instructions.
         self._imm = array("i")
-        self._ops: dict[int, tuple] = {}    # index -> stack operations, where there are some
+        # Stack operations, () where none: a list of shared tuples (8 bytes an
+        # instruction), where a dict had cost 70 for each of a third of them.
+        self._ops: list[tuple] = []
 
     def extend(self, d: Decoded, at: int = 0) -> None:
         """Append one section's decode, made at byte `at` of the section."""
-        n = len(self._kind)
         self.off.extend(shifted(d.off, at))
         self.size.extend(d.size)
         self._kind.extend(d.kind)
-        imm = self._imm
-        imm.frombytes(bytes(4 * len(d)))
-        for k, v in d.imm.items():
-            imm[k + n] = v
-        self._ops.update(shifted_keys(d.ops, n))
+        self._imm.extend(d.imm)
+        self._ops.extend(d.ops)
 
     def append(self, ins: Insn) -> None:
         self.extend(Decoded.from_insns((ins,)), ins.offset)
@@ -72,7 +70,7 @@ class InsnTable:
         if i < 0:
             i += len(self._kind)
         return _new(Insn, (self.off[i], self.size[i], _KINDS[self._kind[i]], self._imm[i],
-                           self._ops.get(i, ())))
+                           self._ops[i]))
 
     def __iter__(self) -> Iterator[Insn]:
         for k in range(len(self._kind)):
@@ -81,7 +79,7 @@ class InsnTable:
     def __bool__(self) -> bool:
         return bool(self._kind)
 
-    def with_kind(self, *kinds: Kind) -> list[int]:
+    def with_kind(self, *kinds: Kind) -> array:
         """The indices of the instructions the decoder gave one of `kinds`, in
         order (building an Insn for every instruction to read its kind had
         been a tenth of vmlinux.o's time)."""
@@ -92,8 +90,8 @@ class InsnTable:
         return bytes(self._kind)
 
     def ops_list(self) -> list[tuple]:
-        """Every instruction's stack operations, () where there are none."""
-        ops: list[tuple] = [()] * len(self._kind)
-        for i, o in self._ops.items():
-            ops[i] = o
-        return ops
+        """Every instruction's stack operations, () where there are none: the
+        column itself, which the analysis shares (a copy would be 8 bytes an
+        instruction).  Its passes clear the push of a call that does not push
+        for the unwinder, as objtool's remove_insn_ops() frees the decoder's."""
+        return self._ops

@@ -89,7 +89,6 @@ def decode_by_function(p, sec, funcs, data: bytes, sweep: Decoded) -> Decoded:
     starts = sorted({f.offset for f in funcs.ordered if f.type == STT_FUNC and 0 < f.offset < len(data)})
     sweep = _resynced(p, sweep, starts, funcs, data)
     soff, ssize = sweep.off, sweep.size
-    keys = sweep.sparse_keys()
 
     def covered(x: int, y: int) -> tuple[int, int] | None:
         """The sweep's instructions tiling [x, y) exactly, as an index range."""
@@ -112,7 +111,7 @@ def decode_by_function(p, sec, funcs, data: bytes, sweep: Decoded) -> Decoded:
         end = min(e, b) if e > a else a           # the function's extent, if one starts here
         same = covered(a, end) if end > a else None
         if same is not None:
-            out.add_range(sweep, *same, keys)
+            out.add_range(sweep, *same)
             failure = None
         elif end > a:
             piece, failure = p.be.decode_section(data[a:end], in_func(funcs, a))
@@ -141,15 +140,15 @@ def decode_by_function(p, sec, funcs, data: bytes, sweep: Decoded) -> Decoded:
                 # one stripped function from the next
                 same = covered(at, b)
                 if same is not None:
-                    at = _unnamed_code(p, sec, out, sweep, keys, 0, *same, True, data, at, b)
+                    at = _unnamed_code(p, sec, out, sweep, 0, *same, True, data, at, b)
                 else:
                     pad, failure = p.be.decode_section(data[at:b], in_func(funcs, at))
-                    at = _unnamed_code(p, sec, out, pad, pad.sparse_keys(), at, 0, len(pad),
+                    at = _unnamed_code(p, sec, out, pad, at, 0, len(pad),
                                        failure is None, data, at, b)
     return out
 
 
-def _unnamed_code(p, sec, out: Decoded, d: Decoded, keys, base: int, lo: int, hi: int,
+def _unnamed_code(p, sec, out: Decoded, d: Decoded, base: int, lo: int, hi: int,
                   whole: bool, data: bytes, at: int, b: int) -> int:
     """Add instructions lo..hi-1 of `d` (decoded from byte `base`; they run
     from `at` to `b`; `whole`: without a failure) to `out` up to each run of
@@ -163,12 +162,12 @@ def _unnamed_code(p, sec, out: Decoded, d: Decoded, keys, base: int, lo: int, hi
         cut = _zero_padding(offs, d.kind, k, hi, data, at, b, base, sec.addr)
         if cut is None:
             if whole:
-                out.add_range(d, k, hi, keys, base)
+                out.add_range(d, k, hi, base)
             else:
                 p.undecoded.setdefault(sec.index, []).append((at, b))
             return b
         kc, nxt = cut
-        out.add_range(d, k, kc, keys, base)
+        out.add_range(d, k, kc, base)
         p.undecoded.setdefault(sec.index, []).append((base + offs[kc], nxt))
         j = bisect.bisect_left(offs, nxt - base, kc, hi)
         if nxt >= b or j == hi or offs[j] != nxt - base:
@@ -183,12 +182,12 @@ def _resynced(p, sweep: Decoded, starts: list[int], funcs, data: bytes) -> Decod
     checks each function against it), so it is made in pieces of a few
     megabytes cut at function starts, each decoded (and copied) once:
     hundreds of stops, each decoding the rest of the section again, had
-    copied gigabytes."""
+    copied gigabytes.  `sweep` itself is continued (a copy of it had been a
+    fifth of libLLVM's peak)."""
     pos = sweep.end
     if pos >= len(data):
         return sweep
-    out = Decoded()
-    out.add(sweep, 0)
+    out = sweep
     k = bisect.bisect_right(starts, pos)          # the first start after the stop
     while k < len(starts):
         at = starts[k]

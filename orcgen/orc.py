@@ -31,7 +31,10 @@ class OrcRow:
         return "%s+%x:%s" % (self.section, self.offset, self.entry.text())
 
 
-def build_table(p: Program) -> list[OrcRow]:
+def build_table(p: Program, keep: bool = True) -> list[OrcRow]:
+    """The ORC table; with `keep` false, only every state's encoding (a state
+    ORC cannot express is objtool's fatal error, which `orcgen check` must
+    report too) and no rows: libLLVM's table is 60 MB that check never reads."""
     fmt = p.be.orc
     null = fmt.NULL
     rows: list[OrcRow] = []
@@ -51,7 +54,8 @@ def build_table(p: Program) -> list[OrcRow]:
                 if e is None:
                     e = memo[c] = _encode(p, fmt, c, i)
                 if e is not prev and e != prev:
-                    rows.append(OrcRow(name, secno, p.insn.off[i], e))
+                    if keep:
+                        rows.append(OrcRow(name, secno, p.insn.off[i], e))
                     prev, empty = e, False
                 i += 1
                 continue
@@ -64,10 +68,11 @@ def build_table(p: Program) -> list[OrcRow]:
                     continue
                 e = _encode(p, fmt, c, i)
                 if e != prev:
-                    rows.append(OrcRow(name, secno, base + k, e))
+                    if keep:
+                        rows.append(OrcRow(name, secno, base + k, e))
                     prev, empty = e, False
             i = g.last + 1
-        if not empty:
+        if not empty and keep:
             rows.append(OrcRow(name, secno, cs.sec.size, null))
     return rows
 

@@ -42,13 +42,16 @@ _DEFAULT = object()      # analyze_elf(cache=...) not given: orcgen.cache.defaul
 
 
 def analyze_elf(elf: ElfFile, opts: Options, keep_program: bool = False, cache=_DEFAULT,
-                checks: tuple | None = None, evidence: bool = False) -> Result:
+                checks: tuple | None = None, evidence: bool = False, table: bool = True) -> Result:
     """Analyse one object and run `checks` on it (default: the checks objtool
     itself performs, so that results compare with objtool's).  With a cache
     (orcgen.cache.Cache), an object already analysed with the same bytes,
     options, checks and orcgen code is answered from it, and decoding goes
     through the per-function decode cache.  `evidence`: findings carry the
-    instructions and path that prove them (for --evidence, JSON and SARIF)."""
+    instructions and path that prove them (for --evidence, JSON and SARIF).
+    `table` false: the result has no ORC rows (the states are still encoded,
+    so a state ORC cannot express is still reported), for callers that only
+    want the findings."""
     if cache is _DEFAULT:
         from . import cache as _c
         cache = _c.default
@@ -61,7 +64,7 @@ def analyze_elf(elf: ElfFile, opts: Options, keep_program: bool = False, cache=_
         from .cache import key
         from .checks import plugin_digest
         rkey = key("result", str(elf.machine), repr(opts), " ".join(c.name for c in checks),
-                   plugin_digest(checks), str(evidence), elf.data)
+                   plugin_digest(checks), str(evidence), str(table), elf.data)
         blob = cache.get(rkey)
         if blob is not None:
             return _restore(blob, elf.name, be)
@@ -74,7 +77,7 @@ def analyze_elf(elf: ElfFile, opts: Options, keep_program: bool = False, cache=_
             cfg.build(p)
             Interpreter(p).run()
             if opts.orc:
-                res.orc = build_table(p) or None
+                res.orc = build_table(p, keep=table) or None
     except Fatal as e:
         res.orc = None
         fatal = (e.finding, e.insn)

@@ -58,6 +58,16 @@ class Sparse(dict):
         return None
 
 
+class SparseFlags(dict):
+    """A per-instruction number that few instructions set (an annotation's
+    mark): `col[i]` is 0 where unset, as in a bytearray, which had cost a
+    byte an instruction for a handful of marks."""
+    __slots__ = ()
+
+    def __missing__(self, i: int) -> int:
+        return 0
+
+
 class OffsetIndex:
     """Instruction start offset -> instruction index, for one code section.
 
@@ -122,6 +132,39 @@ class OffsetIndex:
         return k
 
 
+class SectionOf:
+    """Instruction index -> its CodeSection.  A section's instructions are
+    one run of indices, so a search of the sections' first indices answers
+    it; a list had cost 8 bytes an instruction (libLLVM: 110 MB).  The
+    analysis' padding NOPs come after every section's run, each in its own."""
+    __slots__ = ("_firsts", "_sections", "_extra", "_end")
+
+    def __init__(self) -> None:
+        self._firsts: list[int] = []
+        self._sections: list[CodeSection] = []
+        self._extra: dict[int, CodeSection] = {}
+        self._end = 0
+
+    def add_run(self, cs: CodeSection, first: int, end: int) -> None:
+        """Indices first..end-1 are `cs`'s (runs come in index order)."""
+        if end > first:
+            self._firsts.append(first)
+            self._sections.append(cs)
+            self._end = end
+
+    def append(self, i: int, cs: CodeSection) -> None:
+        """Index i, after every run, is `cs`'s."""
+        self._extra[i] = cs
+
+    def __getitem__(self, i: int) -> CodeSection:
+        if i < 0 or i >= self._end:
+            cs = self._extra.get(i)
+            if cs is None:
+                raise IndexError(i)
+            return cs
+        return self._sections[bisect.bisect_right(self._firsts, i) - 1]
+
+
 @dataclass
 class AltGroup:
     """The instructions of one alternative (original or replacement) and the
@@ -161,7 +204,7 @@ class Program:
         self.code: list[CodeSection] = []
         self.code_by_secno: dict[int, CodeSection] = {}
         self.insn = InsnTable()
-        self.sec_of: list[CodeSection] = []
+        self.sec_of = SectionOf()
         self.undecoded: dict[int, list[tuple[int, int]]] = {}   # secno -> byte ranges skipped
         self._plt: dict[int, str] | None = None                 # PLT stub address -> callee
         self._decode_all()
@@ -182,11 +225,11 @@ class Program:
         self.ignore = bytearray(n)
         self.ignore_alts = bytearray(n)
         self.hint = bytearray(n)
-        self.save = bytearray(n)
-        self.restore = bytearray(n)
-        self.retpoline_safe = bytearray(n)
         self.visited = bytearray(n)
-        self.instr = array("i", bytes(4 * n))
+        # annotations' marks (unwind hint save/restore, retpoline_safe,
+        # instrumentation_begin/end's +1/-1)
+        self.save, self.restore = SparseFlags(), SparseFlags()
+        self.retpoline_safe, self.instr = SparseFlags(), SparseFlags()
         self.cfi: list[Cfi | None] = [None] * n
         for i in self.with_kind(Kind.BUG):     # ud2 is a dead end unless annotated reachable
             self.dead_end[i] = 1
@@ -238,9 +281,9 @@ class Program:
                 decoded = decode_by_function(self, sec, funcs, data, decoded)
             self.insn.extend(decoded)
             cs.by_off = OffsetIndex(sec.size, self.insn.off, cs.first, len(self.insn))
-            self.sec_of.extend([cs] * len(decoded))
             del decoded
             cs.end = len(self.insn)
+            self.sec_of.add_run(cs, cs.first, cs.end)
             self.code.append(cs)
             self.code_by_secno[sec.index] = cs
 
@@ -272,14 +315,13 @@ class Program:
 
     def add_fake_nop(self, cs: CodeSection, offset: int, length: int, sym: Sym | None) -> int:
         """A padding NOP that exists only in the analysis (objtool's alt_group->nop)."""
-        self.insn.append(Insn(offset, length, Kind.NOP))
-        self.sec_of.append(cs)
-        for lst, val in ((self.kind, Kind.NOP), (self.ops, ()), (self.sym, sym),
+        self.insn.append(Insn(offset, length, Kind.NOP))       # and to self.ops, the same list
+        self.sec_of.append(len(self.insn) - 1, cs)
+        for lst, val in ((self.kind, Kind.NOP), (self.sym, sym),
                          (self.jump_dest, -1), (self.first_jump_src, -1),
-                         (self.instr, 0), (self.cfi, None)):
+                         (self.cfi, None)):
             lst.append(val)
-        for arr in (self.dead_end, self.ignore, self.ignore_alts, self.hint, self.save,
-                    self.restore, self.retpoline_safe, self.visited):
+        for arr in (self.dead_end, self.ignore, self.ignore_alts, self.hint, self.visited):
             arr.append(0)
         return len(self.insn) - 1
 
@@ -351,7 +393,7 @@ class Program:
     def section_insns(self, cs: CodeSection) -> range:
         return range(cs.first, cs.end)
 
-    def with_kind(self, *kinds: Kind) -> list[int]:
+    def with_kind(self, *kinds: Kind) -> array:
         """The instructions whose kind (now, after the passes so far) is one of `kinds`."""
         return kind_indices(self.kind, *kinds)
 

@@ -17,7 +17,7 @@ X86 = os.path.join(FIXTURES, "x86_64")
 
 def columns(d):
     return (list(d.off), list(d.size), bytes(d.kind),
-            {k: v for k, v in d.imm.items() if v}, dict(d.ops))
+            list(d.imm), list(d.ops))
 
 
 def text_of(path):

@@ -154,6 +154,7 @@ class X86Decoder:
         off = start
         for sizes in self._lengths.stretches(code, start, end):
             out.size.extend(sizes)
+            out.reserve(len(sizes))
             for n, size in enumerate(sizes, len(out.kind)):
                 b = code[off]
                 if b not in special:

@@ -38,9 +38,10 @@ class StackWritesCheck(Check):
         p = ctx.program
         abi = p.abi
         sp, fp = abi.sp, abi.fp
-        for i, ins in enumerate(p.insn):
-            for op in ins.ops:
-                if op.src != Src.UNKNOWN:
+        unknown = Src.UNKNOWN
+        for i, ops in enumerate(p.insn.ops_list()):
+            for op in ops:
+                if op.src != unknown:
                     continue
                 if op.dest_reg == sp:
                     kind, what = "unmodelled-sp-write", "stack pointer"

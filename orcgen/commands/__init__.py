@@ -87,6 +87,7 @@ def _cached_output(store, cache_as: str, path: str, handle: Callable) -> int:
     except OSError:
         return _one_file(path, handle)
     k = key("output", cache_as, path, data)
+    del data            # the analysis reads the file again: two copies of a large library are 10% of its peak
     blob = store.get(k)
     if blob is not None:
         status, out, err = marshal.loads(blob)

@@ -75,7 +75,8 @@ def run(args, extra, ap) -> int:
 
     def handle(elf) -> int:
         from ..pipeline import analyze_elf      # imported only when a file is analysed
-        res = analyze_elf(elf, opts, checks=checks, evidence=args.evidence or args.format != "text")
+        res = analyze_elf(elf, opts, checks=checks, evidence=args.evidence or args.format != "text",
+                          table=False)     # findings only: no ORC rows kept
         if args.format == "text":
             from ..report.findings_text import render
             render(res.name, res.findings, sys.stdout, args.evidence)

@@ -182,12 +182,14 @@ class Interpreter:
         """Walk one straight-line stretch; branches push continuations on `stack`."""
         p, abi = self.p, self.abi
         kind, visited, cfi_of, hint = p.kind, p.visited, p.cfi, p.hint
-        alt_group, sym, sec_of = p.alt_group, p.sym, p.sec_of
+        alt_group, sym, sec_of, alts_of = p.alt_group, p.sym, p.sec_of, p.alts.get
         send = sec_of[i].end
+        kept = None         # the interned state last stored
         while True:
             # next_to_validate() and func(), in line: this loop runs once per
             # instruction walked, millions of times on vmlinux.o
-            if alt_group.get(i) is None:
+            in_alt = alt_group.get(i) is not None
+            if not in_alt:
                 nxt = i + 1 if i + 1 < send else -1
             else:
                 nxt = self.next_to_validate(i)
@@ -231,11 +233,16 @@ class Interpreter:
                     w.cfi = CfiState.from_cfi(cfi_of[i])
                 else:
                     c = w.cfi.freeze()
-                    cfi_of[i] = self.intern.get(c) or self._interned(c)
+                    if c is not kept:
+                        # a new state since the last instruction: hashing it (two
+                        # tuples of 34 ints) at every instruction had been a sixth
+                        # of the walk; freeze() now gives the kept one until it changes
+                        kept = w.cfi.frozen = self.intern.get(c) or self._interned(c)
+                    cfi_of[i] = kept
                 visited[i] |= bit
-                if p.alt_group.get(i) is not None and self._propagate_alt_cfi(i):
+                if in_alt and self._propagate_alt_cfi(i):
                     return 1
-                alts = p.alts[i]
+                alts = alts_of(i)
                 if alts and not p.ignore_alts[i]:
                     stack.append((_AFTER_ALTS, i, w, prev, any(s for _, s in alts)))
                     for a, _ in reversed(alts):
@@ -294,7 +301,7 @@ class Interpreter:
                     return 0
                 p.warn("end-of-section", "%s: unexpected end of section" % p.sec_of[i].name)
                 return 1
-            if alt_group.get(i) is not None:
+            if in_alt:
                 send = sec_of[nxt].end
             prev, i, phase = i, nxt, _WALK
 
@@ -468,12 +475,12 @@ class Interpreter:
     def validate_retpoline(self) -> int:
         p = self.p
         warnings = 0
-        for cs in p.code:
+        for cs, found in p.by_section(p.with_kind(Kind.JUMP_DYNAMIC, Kind.CALL_DYNAMIC, Kind.RETURN)):
             if cs.init:
                 continue
-            for i in p.section_insns(cs):
+            for i in found:
                 k = p.kind[i]
-                if k not in (Kind.JUMP_DYNAMIC, Kind.CALL_DYNAMIC, Kind.RETURN) or p.retpoline_safe[i]:
+                if p.retpoline_safe[i]:
                     continue
                 if k == Kind.RETURN:
                     if not self.opts.rethunk:
@@ -487,9 +494,9 @@ class Interpreter:
 
     def validate_sls(self) -> None:
         p = self.p
-        for cs in p.code:
-            for i in p.section_insns(cs):
-                if p.retpoline_safe[i] or p.kind[i] not in (Kind.RETURN, Kind.JUMP_DYNAMIC):
+        for _cs, found in p.by_section(p.with_kind(Kind.RETURN, Kind.JUMP_DYNAMIC)):
+            for i in found:
+                if p.retpoline_safe[i]:
                     continue
                 n = p.next_same_sec(i)
                 if n < 0 or p.kind[n] != Kind.TRAP:

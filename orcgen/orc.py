@@ -31,6 +31,9 @@ class OrcRow:
         return "%s+%x:%s" % (self.section, self.offset, self.entry.text())
 
 
+_NONE = object()        # build_table's "no state seen yet"
+
+
 def build_table(p: Program, keep: bool = True) -> list[OrcRow]:
     """The ORC table; with `keep` false, only every state's encoding (a state
     ORC cannot express is objtool's fatal error, which `orcgen check` must
@@ -39,23 +42,27 @@ def build_table(p: Program, keep: bool = True) -> list[OrcRow]:
     null = fmt.NULL
     rows: list[OrcRow] = []
     memo: dict = {}             # states are interned: a few hundred distinct ones per object
+    group_at, cfi, off = p.alt_group.get, p.cfi, p.insn.off
     for cs in p.code:
         if not cs.text:
             continue
         name, secno = cs.name, cs.sec.index
         prev = null
         empty = True
+        last = e = _NONE
         i = cs.first
         while i < cs.end:
-            g = p.alt_group[i]
+            g = group_at(i)
             if g is None:
-                c = p.cfi[i]
-                e = memo.get(c)
-                if e is None:
-                    e = memo[c] = _encode(p, fmt, c, i)
+                c = cfi[i]
+                if c is not last:       # states are interned and come in runs: no hash then
+                    e = memo.get(c)
+                    if e is None:
+                        e = memo[c] = _encode(p, fmt, c, i)
+                    last = c
                 if e is not prev and e != prev:
                     if keep:
-                        rows.append(OrcRow(name, secno, p.insn.off[i], e))
+                        rows.append(OrcRow(name, secno, off[i], e))
                     prev, empty = e, False
                 i += 1
                 continue
@@ -72,6 +79,7 @@ def build_table(p: Program, keep: bool = True) -> list[OrcRow]:
                         rows.append(OrcRow(name, secno, base + k, e))
                     prev, empty = e, False
             i = g.last + 1
+            last = _NONE
         if not empty and keep:
             rows.append(OrcRow(name, secno, cs.sec.size, null))
     return rows

@@ -137,9 +137,10 @@ class SectionOf:
     one run of indices, so a search of the sections' first indices answers
     it; a list had cost 8 bytes an instruction (libLLVM: 110 MB).  The
     analysis' padding NOPs come after every section's run, each in its own."""
-    __slots__ = ("_firsts", "_sections", "_extra", "_end")
+    __slots__ = ("_firsts", "_sections", "_extra", "_end", "_last")
 
     def __init__(self) -> None:
+        self._last: CodeSection | None = None      # the last answer: lookups come in runs
         self._firsts: list[int] = []
         self._sections: list[CodeSection] = []
         self._extra: dict[int, CodeSection] = {}
@@ -157,12 +158,16 @@ class SectionOf:
         self._extra[i] = cs
 
     def __getitem__(self, i: int) -> CodeSection:
+        cs = self._last
+        if cs is not None and cs.first <= i < cs.end:
+            return cs
         if i < 0 or i >= self._end:
             cs = self._extra.get(i)
             if cs is None:
                 raise IndexError(i)
             return cs
-        return self._sections[bisect.bisect_right(self._firsts, i) - 1]
+        cs = self._last = self._sections[bisect.bisect_right(self._firsts, i) - 1]
+        return cs
 
 
 @dataclass

@@ -213,19 +213,12 @@ class Decoded:
         the same code."""
         if self._off is None:
             self._off = array("q", self.off)       # explicit from now on: `end` stays O(1)
-        whole = k0 == 0 and k1 == len(other)
+        whole = k0 == 0 and k1 == len(other)          # no slice: a copy of each column
         self._off.extend(shifted(other.off if whole else other.off[k0:k1], at))
         self._sum = None
-        if whole:
-            self.size.extend(other.size)
-            self.kind.extend(other.kind)
-            self.imm.extend(other.imm)
-            self.ops.extend(other.ops)
-        else:
-            self.size.extend(other.size[k0:k1])
-            self.kind.extend(other.kind[k0:k1])
-            self.imm.extend(other.imm[k0:k1])
-            self.ops.extend(other.ops[k0:k1])
+        for mine, theirs in ((self.size, other.size), (self.kind, other.kind),
+                             (self.imm, other.imm), (self.ops, other.ops)):
+            mine.extend(theirs if whole else theirs[k0:k1])
 
     @property
     def off(self) -> array:

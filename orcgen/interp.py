@@ -15,7 +15,7 @@ from __future__ import annotations
 from .backend import UNDEFINED
 from .elf import ET_REL, STT_FUNC
 from .cfg import is_sibling_call
-from .cfi import Cfi, CfiState, OpContext, StackError, apply_op, has_modified_stack_frame, \
+from .cfi import CfiState, KeptStates, OpContext, StackError, apply_op, has_modified_stack_frame, \
     has_valid_stack_frame, mismatch
 from .ibt import validate_ibt
 from .insn import Dest, Kind, Src
@@ -57,18 +57,7 @@ class Interpreter:
         self.init = p.func_cfi
         self.linked = p.elf.type != ET_REL
         self.opts = p.opts
-        self.intern: dict = {}           # Cfi -> the one kept (see _interned)
-        self._tuples: dict = {}          # regs/vals tuple -> the one kept
-
-    def _interned(self, c: Cfi) -> Cfi:
-        """`c`, kept as the one instance of its state, its register tuples
-        shared with the states kept before: states differ mostly in their CFA
-        offset, and two tuples of 34 ints per kept state had been 95 MB of
-        libLLVM's peak (160 k states, a few thousand distinct tuples)."""
-        t = self._tuples
-        k = c._replace(regs=t.setdefault(c.regs, c.regs), vals=t.setdefault(c.vals, c.vals))
-        self.intern[k] = k
-        return k
+        self.states = KeptStates()
 
     # -- objtool's check() -------------------------------------------------------
 
@@ -237,7 +226,7 @@ class Interpreter:
                         # a new state since the last instruction: hashing it (two
                         # tuples of 34 ints) at every instruction had been a sixth
                         # of the walk; freeze() now gives the kept one until it changes
-                        kept = w.cfi.frozen = self.intern.get(c) or self._interned(c)
+                        kept = w.cfi.frozen = self.states.kept(c)
                     cfi_of[i] = kept
                 visited[i] |= bit
                 if in_alt and self._propagate_alt_cfi(i):

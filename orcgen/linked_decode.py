@@ -184,16 +184,12 @@ def _resynced(p, sweep: Decoded, starts: list[int], funcs, data: bytes) -> Decod
     hundreds of stops, each decoding the rest of the section again, had
     copied gigabytes.  `sweep` itself is continued (a copy of it had been a
     fifth of libLLVM's peak)."""
-    pos = sweep.end
-    if pos >= len(data):
-        return sweep
-    out = sweep
-    k = bisect.bisect_right(starts, pos)          # the first start after the stop
+    k = bisect.bisect_right(starts, sweep.end)    # the first start after the stop
     while k < len(starts):
         at = starts[k]
         j = bisect.bisect_left(starts, at + _RESYNC_PIECE, k + 1)
         cut = starts[j] if j < len(starts) else len(data)
         piece, failure = p.be.decode_section(data[at:cut], in_func(funcs, at))
-        out.add(piece, at)
+        sweep.add(piece, at)
         k = bisect.bisect_right(starts, at + failure.offset, k) if failure is not None else j
-    return out
+    return sweep

@@ -146,12 +146,12 @@ class SectionOf:
         self._extra: dict[int, CodeSection] = {}
         self._end = 0
 
-    def add_run(self, cs: CodeSection, first: int, end: int) -> None:
-        """Indices first..end-1 are `cs`'s (runs come in index order)."""
-        if end > first:
-            self._firsts.append(first)
+    def add_run(self, cs: CodeSection) -> None:
+        """Indices cs.first..cs.end-1 are `cs`'s (sections come in index order)."""
+        if cs.end > cs.first:
+            self._firsts.append(cs.first)
             self._sections.append(cs)
-            self._end = end
+            self._end = cs.end
 
     def append(self, i: int, cs: CodeSection) -> None:
         """Index i, after every run, is `cs`'s."""
@@ -288,7 +288,7 @@ class Program:
             cs.by_off = OffsetIndex(sec.size, self.insn.off, cs.first, len(self.insn))
             del decoded
             cs.end = len(self.insn)
-            self.sec_of.add_run(cs, cs.first, cs.end)
+            self.sec_of.add_run(cs)
             self.code.append(cs)
             self.code_by_secno[sec.index] = cs
 

@@ -20,6 +20,7 @@ from .cfi import CfiState, KeptStates, OpContext, StackError, apply_op, has_modi
 from .ibt import validate_ibt
 from .insn import Dest, Kind, Src
 from .program import Program
+from .straight import plain_mask
 from .pvops import pv_call_dest
 from .symbols import Sym
 from .unret import validate_unrets
@@ -58,6 +59,10 @@ class Interpreter:
         self.linked = p.elf.type != ET_REL
         self.opts = p.opts
         self.states = KeptStates()
+        self.plain = b""
+        # the OpContexts, by (in a function, the next instruction has a hint)
+        self.contexts = [[OpContext(f, h, p.opts.stackval, p.abi.frame_records, p.opts.precise)
+                          for h in (False, True)] for f in (False, True)]
 
     # -- objtool's check() -------------------------------------------------------
 
@@ -65,6 +70,7 @@ class Interpreter:
         p, o = self.p, self.opts
         if not p.insn:
             return
+        self.plain = plain_mask(p)
         warnings = 0
         if o.retpoline:
             warnings += self.validate_retpoline()
@@ -172,6 +178,7 @@ class Interpreter:
         p, abi = self.p, self.abi
         kind, visited, cfi_of, hint = p.kind, p.visited, p.cfi, p.hint
         alt_group, sym, sec_of, alts_of = p.alt_group, p.sym, p.sec_of, p.alts.get
+        plain, states = self.plain, self.states
         send = sec_of[i].end
         kept = None         # the interned state last stored
         while True:
@@ -226,7 +233,7 @@ class Interpreter:
                         # a new state since the last instruction: hashing it (two
                         # tuples of 34 ints) at every instruction had been a sixth
                         # of the walk; freeze() now gives the kept one until it changes
-                        kept = w.cfi.frozen = self.states.kept(c)
+                        kept = w.cfi.frozen = states.kept(c)
                     cfi_of[i] = kept
                 visited[i] |= bit
                 if in_alt and self._propagate_alt_cfi(i):
@@ -293,6 +300,30 @@ class Interpreter:
             if in_alt:
                 send = sec_of[nxt].end
             prev, i, phase = i, nxt, _WALK
+            m = plain[i]
+            if m and i == prev + 1 and not visited[i]:
+                # a stretch at which the walk only records the state and applies
+                # stack operations (straight.py)
+                cfi, bit, ctxs = w.cfi, 1 << w.uaccess, self.contexts[p.func(i) is not None]
+                while True:
+                    c = cfi.frozen or cfi.freeze()
+                    if c is not kept:
+                        kept = cfi.frozen = states.kept(c)
+                    cfi_of[i] = kept
+                    visited[i] = bit
+                    if m == 2:
+                        ctx = ctxs[hint[i + 1] != 0]
+                        for op in p.ops[i]:
+                            try:
+                                apply_op(cfi, op, abi, self.init, ctx)
+                            except StackError as e:
+                                p.warn_insn(i, e.kind, str(e))
+                                return 1
+                    i += 1
+                    m = plain[i]
+                    if not m or visited[i]:
+                        break
+                prev = i - 1
 
     def _find_save(self, func: Sym | None, i: int) -> int:
         p = self.p
@@ -325,8 +356,7 @@ class Interpreter:
 
     def _handle_ops(self, i: int, nxt: int, w: Walk) -> int:
         p = self.p
-        ctx = OpContext(p.func(i) is not None, nxt >= 0 and bool(p.hint[nxt]),
-                        self.opts.stackval, self.abi.frame_records, self.opts.precise)
+        ctx = self.contexts[p.func(i) is not None][nxt >= 0 and p.hint[nxt] != 0]
         track_flags = self.opts.uaccess and p.alt_group.get(i) is not None
         for op in p.ops[i]:
             try:

@@ -115,6 +115,9 @@ class KeptStates:
         self._states: dict[Cfi, Cfi] = {}
         self._tuples: dict[tuple, tuple] = {}
 
+    def all(self) -> list[Cfi]:
+        return list(self._states)
+
     def kept(self, c: Cfi) -> Cfi:
         """The kept instance equal to `c` (`c` itself, made over, if new)."""
         k = self._states.get(c)

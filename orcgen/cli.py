@@ -86,11 +86,11 @@ def main(argv: list[str] | None = None) -> int:
         _describe_shared(ap, name)
     args, extra = ap.parse_known_args(argv[1:])
     files = getattr(args, "files", None)
-    from . import pardecode
+    from . import pardecode, parwalk
     if files and len(files) > 1:
-        pardecode.jobs = 1                       # files in parallel (below), or one at a time
+        pardecode.jobs = parwalk.jobs = 1        # files in parallel (below), or one at a time
     else:                                        # one file: -j N is the processes inside it
-        pardecode.jobs = jobs if jobs_given else 0
+        pardecode.jobs = parwalk.jobs = jobs if jobs_given else 0
     if jobs > 1 and files and len(files) > 1:
         from . import batch
         rest = list(argv)

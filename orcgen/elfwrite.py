@@ -42,11 +42,11 @@ import os
 import struct
 import tempfile
 from dataclasses import dataclass, field
-from typing import Sequence, Union
+from typing import NamedTuple, Sequence, Union
 
 from .elf import (_REL, _RELA, ET_REL, SHN_LORESERVE, SHN_UNDEF, SHN_XINDEX, SHT_GROUP, SHT_NOBITS,
                   SHT_REL, SHT_RELA, SHT_STRTAB, SHT_SYMTAB, SHT_SYMTAB_SHNDX, STB_LOCAL)
-from .elfverify import ElfWriteError, verify
+from .elfverify import ElfWriteError, Renumbering, verify, word_bytes, words
 
 SHT_LLVM_ADDRSIG = 0x6FFF4C03
 SHF_INFO_LINK = 0x40
@@ -85,10 +85,10 @@ class Patch:
     data: bytes
 
 
-@dataclass(frozen=True)
-class NewReloc:
+class NewReloc(NamedTuple):
     """One entry of a new relocation section.  `sym` is an index into the
-    *input's* symbol table (translated if that symbol moves) or a NewSymbol."""
+    *input's* symbol table (translated if that symbol moves) or a NewSymbol.
+    A tuple, not a dataclass: vmlinux.o's tables make a million of them."""
     offset: int
     type: int
     sym: Union[int, NewSymbol]
@@ -392,11 +392,12 @@ class _Writer:
         if all(i == k for i, k in enumerate(old_to_new)):
             return
         n = len(old_to_new)
+        ren = Renumbering(old_to_new)
         for i, s in enumerate(self.sh):
             if s.link != self.symtab or i == self.symtab:
                 continue
             if s.type in (SHT_RELA, SHT_REL):
-                self._remap_relocs(i, old_to_new)
+                self._remap_relocs(i, ren)
             elif s.type == SHT_GROUP:
                 if not 0 <= s.info < n:
                     raise ElfWriteError("group section #%d signature symbol %d out of range" % (i, s.info))
@@ -408,36 +409,38 @@ class _Writer:
                 s.new_data = b"".join(_uleb(old_to_new[v]) for v in idx)
                 s.size = len(s.new_data)
 
-    def _remap_relocs(self, i: int, old_to_new: list[int]) -> None:
+    def _remap_relocs(self, i: int, ren: Renumbering) -> None:
         """Rewrite relocation section `i` in place (same size) if any of its symbols moved."""
         s = self.sh[i]
         st = _RELA if s.type == SHT_RELA else _REL
         raw = self.contents(i)
         if len(raw) % st.size:
             raise ElfWriteError("relocation section #%d size is not a multiple of %d" % (i, st.size))
-        n = len(old_to_new)
-        out = []
-        changed = False
-        for e in st.iter_unpack(raw):
-            sym = e[1] >> 32
-            if sym >= n:
-                raise ElfWriteError("relocation in section #%d refers to symbol %d, but .symtab has %d"
-                                    % (i, sym, n))
-            new = old_to_new[sym]
-            if new != sym:
-                changed = True
-                e = (e[0], (new << 32) | (e[1] & 0xFFFFFFFF)) + tuple(e[2:])
-            out.append(st.pack(*e))
-        if changed:
-            s.new_data = b"".join(out)
+        w = st.size // 8
+        entries = words(raw)
+        infos = entries[1::w]
+        new = ren.infos(infos)
+        if new is None:
+            n = len(ren.old_to_new)
+            raise ElfWriteError("relocation in section #%d refers to symbol %d, but .symtab has %d"
+                                % (i, next(x >> 32 for x in infos if x >> 32 >= n), n))
+        if new is not infos and new != infos:
+            entries[1::w] = new
+            s.new_data = word_bytes(entries)
 
     def _encode_relocs(self, s: NewSection, sym_ref) -> bytes:
         """A new relocation section's entries, with final symbol indices."""
         st = _RELA if s.type == SHT_RELA else _REL
         out = []
+        index: dict = {}        # symbol reference -> final index: a table names a few symbols
+        pack, rela = st.pack, st is _RELA
         for r in s.relocs or ():
-            info = (sym_ref(r.sym, s.name + ": relocation") << 32) | (r.type & 0xFFFFFFFF)
-            out.append(st.pack(r.offset, info, r.addend) if st is _RELA else st.pack(r.offset, info))
+            ref = r.sym if type(r.sym) is int else id(r.sym)
+            k = index.get(ref)
+            if k is None:
+                k = index[ref] = sym_ref(r.sym, s.name + ": relocation") << 32
+            info = k | (r.type & 0xFFFFFFFF)
+            out.append(pack(r.offset, info, r.addend) if rela else pack(r.offset, info))
         return b"".join(out)
 
     def _layout(self, new_headers: list[_Shdr]) -> bytes:

@@ -19,6 +19,7 @@ from .cfi import CfiState, KeptStates, OpContext, StackError, apply_op, has_modi
     has_valid_stack_frame, mismatch
 from .ibt import validate_ibt
 from .insn import Dest, Kind, Src
+from . import parwalk
 from .program import Program
 from .straight import plain_mask
 from .pvops import pv_call_dest
@@ -60,6 +61,7 @@ class Interpreter:
         self.opts = p.opts
         self.states = KeptStates()
         self.plain = b""
+        self.save_reads: list[int] | None = None     # parwalk: the CFI saves a restore looked up
         # the OpContexts, by (in a function, the next instruction has a hint)
         self.contexts = [[OpContext(f, h, p.opts.stackval, p.abi.frame_records, p.opts.precise)
                           for h in (False, True)] for f in (False, True)]
@@ -89,6 +91,7 @@ class Interpreter:
             self.validate_sls()
         if o.prefix:
             self.add_prefix_cfi()
+        self.plain = b""                 # the walks are done (libLLVM: 14 MB)
 
     def new_walk(self, cs, func_entry: bool) -> Walk:
         cfi = CfiState.from_cfi(self.init if func_entry else self.p.init_cfi)
@@ -96,12 +99,20 @@ class Interpreter:
 
     def validate_functions(self, code=None) -> int:
         p = self.p
+        tasks = [(cs, f) for cs in (p.code if code is None else code)
+                 for f in p.symtab.section(cs.sec.index).ordered if f.type == STT_FUNC]
+        n = parwalk.processes(len(p.kind), self.linked) if code is None else 1
+        if n > 1:
+            warnings = parwalk.walk(self, tasks, n)
+            if warnings is not None:
+                return warnings
+        return self.walk_tasks(tasks)
+
+    def walk_tasks(self, tasks: list) -> int:
+        """Walk each (code section, function) of `tasks`, in order; the warnings."""
         warnings = 0
-        for cs in p.code if code is None else code:
-            for f in p.symtab.section(cs.sec.index).ordered:
-                if f.type != STT_FUNC:
-                    continue
-                warnings += self.validate_symbol(cs, f, self.new_walk(cs, True))
+        for cs, f in tasks:
+            warnings += self.validate_symbol(cs, f, self.new_walk(cs, True))
         return warnings
 
     def validate_symbol(self, cs, f: Sym, w: Walk) -> int:
@@ -332,6 +343,8 @@ class Interpreter:
         j = p.prev_same_sec(i)
         while j >= 0 and p.insn.off[j] >= func.offset:
             if p.save[j]:
+                if self.save_reads is not None:
+                    self.save_reads.append(j)
                 return j
             j = p.prev_same_sec(j)
         return -1

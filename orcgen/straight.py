@@ -27,8 +27,25 @@ _LOUD = bytes(0 if k in _QUIET_KINDS else 1 for k in range(256))
 _PLAIN = bytes([1] + [0] * 255)
 
 
+# Instructions at a time: the columns are combined as big integers, whose
+# few copies of a whole column had been 70 MB of libLLVM's peak.
+_CHUNK = 1 << 20
+
+
 def _big(b) -> int:
     return int.from_bytes(b, "little")
+
+
+def _plain(p: Program, a: int, b: int) -> bytes:
+    """plain_mask()'s column-wide part for instructions a..b-1."""
+    loud = _big(p.kind[a:b].translate(_LOUD)) | _big(p.hint[a:b]) | _big(p.ignore[a:b]) \
+        | _big(p.dead_end[a:b])
+    # a symbol other than the previous instruction's: the fall-through check
+    sym = p.sym[a:b]
+    loud |= _big(bytes(map(is_not, sym, chain((p.sym[a - 1] if a else None,), sym))))
+    quiet = _big(loud.to_bytes(b - a, "little").translate(_PLAIN))
+    quiet += quiet & _big(bytes(map(bool, p.ops[a:b])))        # 2: stack operations too
+    return quiet.to_bytes(b - a, "little")
 
 
 def plain_mask(p: Program) -> bytearray:
@@ -37,12 +54,9 @@ def plain_mask(p: Program) -> bytearray:
     instruction's stack operations and goes on, 0 where it must look; one
     more byte, 0, at the end."""
     n = len(p.kind)
-    loud = _big(p.kind.translate(_LOUD)) | _big(p.hint) | _big(p.ignore) | _big(p.dead_end)
-    # a symbol other than the previous instruction's: the fall-through check
-    loud |= _big(bytes(map(is_not, p.sym, chain((None,), p.sym))))
-    quiet = _big(loud.to_bytes(n, "little").translate(_PLAIN))
-    quiet += quiet & _big(bytes(map(bool, p.ops)))        # 2: stack operations too
-    out = bytearray(quiet.to_bytes(n, "little"))
+    out = bytearray()
+    for k in range(0, n, _CHUNK):
+        out += _plain(p, k, min(n, k + _CHUNK))
     for col in (p.alt_group, p.alts, p.instr, p.restore):    # (alt_group: fake NOPs too)
         for i in col:
             out[i] = 0

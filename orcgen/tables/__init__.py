@@ -90,6 +90,21 @@ class Edits:
             raise InputError("%s is not a code section" % self.elf.sections[secno].name)
         return NewReloc(where, self.r_text if rtype is None else rtype, self.section_symbol(secno), offset)
 
+    def text_relocs(self, stride: int, targets, rtype: int | None = None) -> list[NewReloc]:
+        """text_reloc(stride * k, secno, offset, rtype) for the k-th (secno, offset)
+        of `targets`: each section checked and its symbol looked up once."""
+        out: list[NewReloc] = []
+        syms: dict[int, SymRef] = {}
+        rt = rtype
+        for k, (secno, offset) in enumerate(targets):
+            sym = syms.get(secno)
+            if sym is None:
+                sym = syms[secno] = self.text_reloc(0, secno, 0, rtype).sym
+                if rt is None:
+                    rt = self.r_text
+            out.append(NewReloc(stride * k, rt, sym, offset))
+        return out
+
     def add_pair(self, name: str, entsize: int, data: bytes, relocs: list[NewReloc],
                  flags: int = SHF_ALLOC, addralign: int = 1) -> NewSection:
         """objtool's elf_create_section_pair(): SHT_PROGBITS NAME (byte-aligned unless

@@ -22,6 +22,6 @@ def add_orc(ed: Edits, rows) -> bool:
     entries = b"".join(r.entry.pack() for r in rows)
     entsize = len(entries) // len(rows)
     ed.add_section(NewSection(".orc_unwind", SHT_PROGBITS, SHF_ALLOC, entries, entsize=entsize))
-    relocs = [ed.text_reloc(4 * k, r.secno, r.offset) for k, r in enumerate(rows)]
+    relocs = ed.text_relocs(4, [(r.secno, r.offset) for r in rows])
     ed.add_pair(".orc_unwind_ip", 4, bytes(4 * len(rows)), relocs)
     return True

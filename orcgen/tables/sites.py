@@ -133,8 +133,8 @@ def add_site_section(ed: Edits, p: Program, name: str, insns: list[int], entsize
         return False
     if not insns:
         return True
-    relocs = [ed.text_reloc(entsize * k, p.sec_of[i].sec.index, p.insn.off[i], rtype)
-              for k, i in enumerate(insns)]
+    sec_of, off = p.sec_of, p.insn.off
+    relocs = ed.text_relocs(entsize, [(sec_of[i].sec.index, off[i]) for i in insns], rtype)
     ed.add_pair(name, entsize, bytes(entsize * len(insns)), relocs, addralign=addralign)
     return True
 
@@ -148,6 +148,6 @@ def add_cfi_sites(ed: Edits, p: Program) -> bool:
     funcs = [s for secno in sorted(p.symtab.by_sec) if secno
              for s in p.symtab.section(secno).ordered
              if s.type == STT_FUNC and s.name.startswith("__cfi_")]
-    relocs = [ed.text_reloc(4 * k, s.sec, s.offset) for k, s in enumerate(funcs)]
+    relocs = ed.text_relocs(4, [(s.sec, s.offset) for s in funcs])
     ed.add_pair(".cfi_sites", 4, bytes(4 * len(funcs)), relocs)
     return True

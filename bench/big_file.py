@@ -30,15 +30,49 @@ DEFAULT_OBJTOOL = "/usr/lib/linux-kbuild-6.12.117+deb12/tools/objtool/objtool"
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def measure(cmd: list[str], env: dict) -> tuple[float, int, int, str]:
-    """(wall seconds, peak RSS bytes, exit status, last stderr lines) of one child."""
+def measure(cmd: list[str], env: dict) -> tuple[float, int, int, str, int]:
+    """(wall seconds, peak RSS bytes, exit status, last stderr lines, peak
+    PSS bytes of the process and its children together) of one child.
+    wait4()'s peak RSS is the largest of the processes' (orcgen forks to walk
+    vmlinux.o's functions in two, and each process counts the pages they
+    share); the PSS sum, sampled every 20 ms, counts each page once."""
+    import threading
     t0 = time.perf_counter()
     p = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    peak = [0]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(0.02):
+            peak[0] = max(peak[0], _tree_pss(p.pid))
+    t = threading.Thread(target=sample, daemon=True)
+    t.start()
     err = p.stderr.read()
     _pid, status, ru = os.wait4(p.pid, 0)
     wall = time.perf_counter() - t0
+    done.set()
+    t.join()
     tail = "\n".join(err.decode(errors="replace").splitlines()[-3:])
-    return wall, ru.ru_maxrss * 1024, os.waitstatus_to_exitcode(status), tail
+    return wall, ru.ru_maxrss * 1024, os.waitstatus_to_exitcode(status), tail, peak[0]
+
+
+def _tree_pss(pid: int) -> int:
+    """PSS of `pid` and its descendants, in bytes (0 once gone)."""
+    total, todo = 0, [pid]
+    while todo:
+        q = todo.pop()
+        try:
+            with open("/proc/%d/smaps_rollup" % q) as f:
+                for line in f:
+                    if line.startswith("Pss:"):
+                        total += int(line.split()[1]) * 1024
+                        break
+            for tid in os.listdir("/proc/%d/task" % q):
+                with open("/proc/%d/task/%s/children" % (q, tid)) as f:
+                    todo += [int(c) for c in f.read().split()]
+        except (OSError, ValueError):
+            pass
+    return total
 
 
 def main() -> int:
@@ -56,7 +90,7 @@ def main() -> int:
     tmp = tempfile.mkdtemp(prefix="orcgen-big-")
     try:
         args = a.args.split()
-        runs: dict[str, list[tuple[float, int, int]]] = {}
+        runs: dict[str, list[tuple]] = {}
         tools = [] if a.orcgen_only else ["objtool"]
         for _ in range(max(1, a.runs)):
             for tool in tools + ["orcgen"]:
@@ -68,17 +102,19 @@ def main() -> int:
                     cmd = _command(a.bin, "orcgen-objtool") + args + [copy]
                 else:
                     cmd = _command(a.bin, "orcgen") + ["check", copy]
-                wall, rss, st, tail = measure(cmd, env)
-                runs.setdefault(tool, []).append((wall, rss, st))
-                print("%-8s wall %8.2f s  peak RSS %8.1f MB (%.1fx the file)  exit %d%s" % (
-                    tool, wall, rss / 2**20, rss / size, st, ("\n    " + tail.replace("\n", "\n    ")) if tail else ""),
-                    flush=True)
+                wall, rss, st, tail, pss = measure(cmd, env)
+                runs.setdefault(tool, []).append((wall, rss, st, pss))
+                print("%-8s wall %8.2f s  peak RSS %8.1f MB (%.1fx the file)  peak PSS, all processes %8.1f MB"
+                      "  exit %d%s" % (
+                          tool, wall, rss / 2**20, rss / size, pss / 2**20, st,
+                          ("\n    " + tail.replace("\n", "\n    ")) if tail else ""), flush=True)
                 os.unlink(copy)
         if len(runs) == 2:
             w0, r0 = _median(runs["objtool"])
             w1, r1 = _median(runs["orcgen"])
-            print("orcgen / objtool: wall %.2fx, peak RSS %.2fx  (%s, %.1f MB%s)" % (
-                w1 / w0, r1 / r0, a.file, size / 2**20,
+            p0, p1 = (max(r[3] for r in runs[t]) for t in ("objtool", "orcgen"))
+            print("orcgen / objtool: wall %.2fx, peak RSS %.2fx, peak PSS of all processes %.2fx  (%s, %.1f MB%s)" % (
+                w1 / w0, r1 / r0, p1 / max(p0, 1), a.file, size / 2**20,
                 ", medians of %d runs: objtool %.2f s, orcgen %.2f s" % (a.runs, w0, w1) if a.runs > 1 else ""))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -91,7 +127,7 @@ def _command(bindir: str | None, name: str) -> list[str]:
     return [sys.executable, os.path.join(ROOT, "bin", name)]
 
 
-def _median(rows: list[tuple[float, int, int]]) -> tuple[float, int]:
+def _median(rows: list[tuple]) -> tuple[float, int]:
     """Median wall time and the largest peak RSS of one tool's runs."""
     import statistics
     return statistics.median(r[0] for r in rows), max(r[1] for r in rows)

@@ -20,17 +20,10 @@ from __future__ import annotations
 import os
 import time
 
+from .client import cache_dir  # noqa: F401  (the client's: it must not import this module)
+
 _MB = 1 << 20
 _code: bytes | None = None
-
-
-def cache_dir() -> str:
-    """Where the cache (and the worker's socket) lives."""
-    d = os.environ.get("ORCGEN_CACHE_DIR")
-    if d:
-        return d
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "orcgen")
 
 
 def source_dirs() -> list[str]:

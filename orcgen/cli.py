@@ -53,6 +53,9 @@ def _parser():
     return ap
 
 
+_command_parsers: dict = {}        # command -> its ArgumentParser (parsing does not change it)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if os.environ.get("ORCGEN_WORKER") == "1":
@@ -80,10 +83,18 @@ def main(argv: list[str] | None = None) -> int:
     from . import cache
     cache.default = None if no_cache else cache.shared()     # this call's, not an earlier one's
     mod = importlib.import_module("orcgen.commands." + name)
-    ap = argparse.ArgumentParser(prog="orcgen " + name, description=COMMANDS[name])
-    mod.add_arguments(ap)
     if "-h" in argv or "--help" in argv:
+        ap = argparse.ArgumentParser(prog="orcgen " + name, description=COMMANDS[name])
+        mod.add_arguments(ap)
         _describe_shared(ap, name)
+    else:
+        ap = _command_parsers.get(name)
+        if ap is None:
+            # kept: the warm worker parses a command line per object of a
+            # build, and building the parser was a quarter of its answer
+            ap = _command_parsers[name] = argparse.ArgumentParser(prog="orcgen " + name,
+                                                                  description=COMMANDS[name])
+            mod.add_arguments(ap)
     args, extra = ap.parse_known_args(argv[1:])
     files = getattr(args, "files", None)
     from . import pardecode, parwalk

@@ -50,6 +50,7 @@ def serve(sock_path: str) -> None:
     import sqlite3  # noqa: F401
     from . import batch, cache, cfg, cli, commands, elfwrite, interp, orc, pipeline  # noqa: F401
     from .backend import backend_for
+    _cache_translations()
     for name in cli.COMMANDS:
         try:
             importlib.import_module("orcgen.commands." + name)
@@ -124,6 +125,17 @@ def serve(sock_path: str) -> None:
                 pass
 
 
+def _cache_translations() -> None:
+    """argparse looks its messages up with gettext, which searches the
+    locale directories on every call: a tenth of a millisecond for each
+    command line parsed.  The server's locale does not change (a request
+    brings only ORCGEN_* and SRCARCH), so each lookup's answer is kept."""
+    import argparse
+    import functools
+    import gettext
+    argparse._ = functools.lru_cache(maxsize=None)(gettext.gettext)
+
+
 def _source_stamps() -> dict[str, int]:
     """orcgen's loaded source files and their modification times."""
     stamps = {}
@@ -159,6 +171,7 @@ def _front(srv, hand_out, cli, commands, io, stamps: dict[str, int]) -> None:
     srv.settimeout(_IDLE)
     commands.set_cache_only(True)
     base_env = dict(os.environ)
+    base_data = dict(getattr(os.environ, "_data", {})) or None
     checked = 0.0
     while True:
         try:
@@ -187,8 +200,11 @@ def _front(srv, hand_out, cli, commands, io, stamps: dict[str, int]) -> None:
                 except commands.NotCached:
                     reply = None
                 finally:
-                    os.environ.clear()
-                    os.environ.update(base_env)
+                    # as it was, if the command changed it (a build's requests
+                    # all bring the same settings: then it had not)
+                    if getattr(os.environ, "_data", None) != base_data:
+                        os.environ.clear()
+                        os.environ.update(base_env)
             if reply is not None:
                 client.recv_all(conn)              # consume what was only peeked at
                 conn.sendall(reply)

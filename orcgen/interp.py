@@ -24,6 +24,7 @@ from .program import Program
 from .straight import plain_mask
 from .pvops import pv_call_dest
 from .symbols import Sym
+from .unreachable import call_dest, validate_reachable
 from .unret import validate_unrets
 
 
@@ -80,7 +81,7 @@ class Interpreter:
             warnings += self.validate_functions()
             warnings += self.validate_unwind_hints()
             if not warnings:
-                self.validate_reachable_instructions()
+                validate_reachable(p)
         elif o.noinstr:
             self.validate_noinstr_sections()
         if o.unret:
@@ -396,7 +397,7 @@ class Interpreter:
     # -- per-instruction rules ----------------------------------------------------
 
     def _call_dest(self, i: int):
-        return None if self.p.kind[i] in (Kind.JUMP_DYNAMIC, Kind.CALL_DYNAMIC) else self.p.call_dest[i]
+        return call_dest(self.p, i)
 
     def _call_dest_name(self, i: int) -> str:
         d = self._call_dest(i)
@@ -534,78 +535,6 @@ class Interpreter:
                 if n < 0 or p.kind[n] != Kind.TRAP:
                     p.warn_insn(i, "sls", "missing int3 after %s"
                                 % ("ret" if p.kind[i] == Kind.RETURN else "indirect jump"))
-
-    def validate_reachable_instructions(self) -> None:
-        p = self.p
-        if p.ignore_unreachables:
-            return
-        for cs in p.code:
-            for i in p.section_insns(cs):
-                if p.visited[i] or self._ignore_unreachable(i):
-                    continue
-                prev = p.prev_same_sec(i)
-                if prev >= 0 and p.dead_end[prev]:
-                    d = self._call_dest(prev)
-                    if d is not None:
-                        p.warn_insn(i, "noreturn", "%s() is missing a __noreturn annotation" % d.name)
-                        continue
-                p.warn_insn(i, "unreachable", "unreachable instruction")
-
-    def _ignore_unreachable(self, i: int) -> bool:
-        p = self.p
-        k = p.kind[i]
-        if p.ignore[i] or k in (Kind.NOP, Kind.TRAP):
-            return True
-        if p.sec_of[i].name in (".altinstr_replacement", ".altinstr_aux"):
-            return True
-        f = p.func(i)
-        if self.opts.link and f is None:
-            size = p.symtab.section(p.sec_of[i].sec.index).hole_size(p.insn.off[i])
-            if size == 0:
-                return False
-            if size < 0:
-                return True
-            end = p.insn.off[i] + size
-            j = p.next_same_sec(i)
-            while j >= 0:
-                if p.visited[j]:
-                    return True
-                if p.insn.off[j] >= end:
-                    break
-                d = p.jump_dest[j]
-                if d >= 0 and p.func(d) is not None and ".cold" in p.func(d).name:
-                    for c in p.func_insns(p.func(d)):
-                        p.ignore[c] = 1
-                j = p.next_same_sec(j)
-            return False
-        if f is None:
-            return False
-        if f.static_call_tramp:
-            return True
-        prev = p.prev_same_sec(i)
-        if prev >= 0 and p.dead_end[prev] and (
-                k == Kind.BUG or (k == Kind.JUMP_UNCOND and p.jump_dest[i] >= 0
-                                  and p.kind[p.jump_dest[i]] == Kind.BUG)):
-            return True
-        j = i
-        for _ in range(5):
-            d = self._call_dest(j) if p.kind[j] == Kind.CALL else None
-            if d is not None and d.name in ("__asan_handle_no_return",
-                                            "__ubsan_handle_builtin_unreachable"):
-                return True
-            if p.kind[j] == Kind.JUMP_UNCOND:
-                jd = p.jump_dest[j]
-                if jd >= 0 and p.func(jd) is p.func(j):
-                    j = jd
-                    continue
-                break
-            fj = p.func(j)
-            if fj is None or p.insn.end(j) >= fj.offset + fj.len:
-                break
-            j = p.next_same_sec(j)
-            if j < 0:
-                break
-        return False
 
     def add_prefix_cfi(self) -> None:
         """--prefix=N: the N bytes of NOP padding before a function unwind like its entry.

@@ -4,25 +4,13 @@ the one-process walk exactly: on every committed fixture object, split into
 as many pieces as it has functions, the states, visited marks, alternatives'
 states, findings and their order are those of `-j 1`; and pieces that share
 code, or whose process fails, are walked again here rather than merged."""
-import glob
 import os
 
 import pytest
 from elfbuild import ElfBuilder
+from walk_outcome import FIXTURES, OBJECTS, OPTIONS, outcome, read
 
 from orcgen import parwalk
-from orcgen.elf import ElfFile
-from orcgen.errors import InputError
-from orcgen.options import Options
-from orcgen.pipeline import analyze_elf
-
-FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures")
-OBJECTS = sorted(glob.glob(os.path.join(FIXTURES, "**", "*.o"), recursive=True))
-OPTIONS = {
-    "objtool-vmlinux": Options(orc=True, stackval=True, uaccess=True, noinstr=True, link=True,
-                               ibt=True, unret=True, rethunk=True, retpoline=True, prefix=16),
-    "keep-going": Options(orc=True, stackval=True, keep_going=True, precise=True),
-}
 
 
 class _Sym:
@@ -49,43 +37,40 @@ def test_small_programs_stay_in_one_process(monkeypatch):
     assert parwalk.processes(parwalk.MIN_INSNS, linked=True) == 1     # a library: -j N only
 
 
-def _outcome(path: str, opts: Options, jobs: int, monkeypatch) -> tuple:
+def _outcome(data: bytes, opts, jobs: int, monkeypatch, **patch) -> tuple:
     monkeypatch.setattr(parwalk, "MIN_INSNS", 0 if jobs > 1 else 1 << 60)
     monkeypatch.setattr(parwalk, "jobs", jobs)
+    for k, v in patch.items():
+        monkeypatch.setattr(parwalk, k, v)
     try:
-        res = analyze_elf(ElfFile(open(path, "rb").read(), path), opts, keep_program=True, cache=None)
-    except InputError as e:
-        return ("error", str(e))
+        return outcome(data, opts)
     finally:
         monkeypatch.undo()
-    p = res.program
-    lines = [f.line("x") for f in res.findings]
-    if p is None:
-        return ("no program", lines)
-    groups = sorted({id(g): (p.insn.off[g.first], tuple(g.cfi)) for g in p.alt_group.values()}.values(),
-                    key=repr)
-    orc = [r.text() for r in res.orc or ()]
-    return (list(p.cfi), bytes(p.visited), groups, lines, p.finding_insn, orc)
 
 
-@pytest.mark.parametrize("opts", sorted(OPTIONS))
-def test_pieces_merge_to_the_one_process_walk(opts, monkeypatch):
-    merged, refused = [], []
+def _merges(log: list):
+    """parwalk._merge, noting each answer in `log`."""
     real = parwalk._merge
 
     def merge(it, got, before):
         ok = real(it, got, before)
-        (merged if ok else refused).append(1)
+        log.append(ok)
         return ok
+    return merge
+
+
+@pytest.mark.parametrize("opts", sorted(OPTIONS))
+def test_pieces_merge_to_the_one_process_walk(opts, monkeypatch):
+    log: list = []
     for path in OBJECTS:
-        one = _outcome(path, OPTIONS[opts], 1, monkeypatch)
-        monkeypatch.setattr(parwalk, "_merge", merge)
-        many = _outcome(path, OPTIONS[opts], 64, monkeypatch)
+        data = read(path)
+        one = _outcome(data, OPTIONS[opts], 1, monkeypatch)
+        many = _outcome(data, OPTIONS[opts], 64, monkeypatch, _merge=_merges(log))
         assert many == one, os.path.relpath(path, FIXTURES)
-    assert len(merged) > 200 and not refused     # the pieces were walked apart and joined
+    assert len(log) > 200 and all(log)       # the pieces were walked apart and joined
 
 
-def _shared_tail() -> str:
+def _shared_tail() -> bytes:
     """f and g jump to the same code, which no symbol covers: both walks reach it."""
     b = ElfBuilder()
     code = bytes.fromhex("55" "e9 06000000"      # f: push %rbp; jmp L
@@ -97,31 +82,15 @@ def _shared_tail() -> str:
     return b.build()
 
 
-def _analyse(data: bytes, jobs: int, monkeypatch, **patch) -> tuple:
-    monkeypatch.setattr(parwalk, "MIN_INSNS", 0)
-    monkeypatch.setattr(parwalk, "jobs", jobs)
-    for k, v in patch.items():
-        monkeypatch.setattr(parwalk, k, v)
-    try:
-        res = analyze_elf(ElfFile(data, "t.o"), OPTIONS["objtool-vmlinux"], keep_program=True, cache=None)
-    finally:
-        monkeypatch.undo()
-    p = res.program
-    return list(p.cfi), bytes(p.visited), [f.line("t.o") for f in res.findings], [r.text() for r in res.orc]
+VMLINUX = OPTIONS["objtool-vmlinux"]
 
 
 def test_pieces_that_share_code_are_walked_again(monkeypatch):
     data = _shared_tail()
-    refused = []
-    real = parwalk._merge
-
-    def merge(it, got, before):
-        ok = real(it, got, before)
-        refused.append(not ok)
-        return ok
-    one = _analyse(data, 1, monkeypatch)
-    assert _analyse(data, 2, monkeypatch, _merge=merge) == one
-    assert refused == [True]
+    log: list = []
+    one = _outcome(data, VMLINUX, 1, monkeypatch)
+    assert _outcome(data, VMLINUX, 2, monkeypatch, _merge=_merges(log)) == one
+    assert log == [False]
     assert one[1] == bytes([1] * 6)      # every instruction reached, the shared ones once
 
 
@@ -130,7 +99,7 @@ def test_a_failed_piece_is_walked_here(monkeypatch):
 
     def broken(*a):
         raise MemoryError
-    assert _analyse(data, 2, monkeypatch, _walked=broken) == _analyse(data, 1, monkeypatch)
+    assert _outcome(data, VMLINUX, 2, monkeypatch, _walked=broken) == _outcome(data, VMLINUX, 1, monkeypatch)
 
 
 def test_a_piece_that_fails_midway_is_undone(monkeypatch):
@@ -144,19 +113,13 @@ def test_a_piece_that_fails_midway_is_undone(monkeypatch):
         if len(calls) > 1:
             raise MemoryError
         return real(*a)
-    refused = []
-    real_merge = parwalk._merge
-
-    def merge(it, got, before):
-        ok = real_merge(it, got, before)
-        refused.append(not ok)
-        return ok
     b = ElfBuilder()
     b.section(".text", bytes.fromhex("555dc3 cc 555dc3 cc 555dc3 cc 555dc3"))    # f, g, h, k apart
     for k, name in enumerate("fghk"):
         b.func(name, ".text", 4 * k, 3)
     data = b.build()
-    one = _analyse(data, 1, monkeypatch)
-    many = _analyse(data, 2, monkeypatch, _chunk=dies_second, _SPANS_PER_CHUNK=1, _merge=merge)
-    assert many == one and refused == [True]
+    log: list = []
+    one = _outcome(data, VMLINUX, 1, monkeypatch)
+    many = _outcome(data, VMLINUX, 2, monkeypatch, _chunk=dies_second, _SPANS_PER_CHUNK=1, _merge=_merges(log))
+    assert many == one and log == [False]
     assert one[1] == bytes([1, 1, 1, 0] * 3 + [1, 1, 1])

@@ -2,42 +2,22 @@
 """The walk's straight-line fast path (orcgen/straight.py) is exact: on every
 committed fixture object, the states, the visited marks, the alternatives'
 states and the findings are those of the walk that looks at every instruction."""
-import glob
 import os
 
 import pytest
+from walk_outcome import FIXTURES, OBJECTS, OPTIONS, outcome, read
 
 from orcgen import interp
-from orcgen.elf import ElfFile
-from orcgen.errors import InputError
-from orcgen.options import Options
-from orcgen.pipeline import analyze_elf
-
-FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures")
-OBJECTS = sorted(glob.glob(os.path.join(FIXTURES, "**", "*.o"), recursive=True))
-OPTIONS = {
-    "objtool-vmlinux": Options(orc=True, stackval=True, uaccess=True, noinstr=True, link=True,
-                               ibt=True, unret=True, rethunk=True, retpoline=True, prefix=16),
-    "keep-going": Options(orc=True, stackval=True, keep_going=True, precise=True),
-}
 
 
-def _outcome(path: str, opts: Options, fast: bool, monkeypatch) -> tuple:
+def _outcome(path: str, opts, fast: bool, monkeypatch) -> tuple:
     if not fast:
         real = interp.plain_mask
         monkeypatch.setattr(interp, "plain_mask", lambda p: bytearray(len(real(p))))
     try:
-        res = analyze_elf(ElfFile(open(path, "rb").read(), path), opts, keep_program=True, cache=None)
-    except InputError as e:
-        return ("error", str(e))
+        return outcome(read(path), opts, path)
     finally:
         monkeypatch.undo()
-    p = res.program
-    if p is None:
-        return ("no program", [f.line("x") for f in res.findings])
-    groups = sorted({id(g): (p.insn.off[g.first], tuple(g.cfi)) for g in p.alt_group.values()}.values(),
-                    key=repr)
-    return (list(p.cfi), bytes(p.visited), groups, [f.line("x") for f in res.findings])
 
 
 def test_fixtures_found():
@@ -56,3 +36,19 @@ def test_fast_path_is_exact(opts, monkeypatch):
             # every instruction the walk reached has a state (the fast path once stored None)
             assert all(c is not None for c, v in zip(fast[0], fast[1]) if v & 3), path
     assert stretched > 100
+
+
+def test_the_mask_does_not_depend_on_its_chunks(monkeypatch):
+    """plain_mask() combines the columns a chunk at a time: cut into chunks
+    of three instructions, every fixture's mask is the same."""
+    from orcgen import straight
+    masks: dict[int, list] = {}
+    real = straight.plain_mask
+    for size in (straight._CHUNK, 3):
+        monkeypatch.setattr(straight, "_CHUNK", size)
+        monkeypatch.setattr(interp, "plain_mask", lambda p: masks.setdefault(size, []).append(real(p))
+                            or masks[size][-1])
+        for path in OBJECTS[::4]:
+            outcome(read(path), OPTIONS["keep-going"], path)
+    monkeypatch.undo()
+    assert len(masks[3]) > 50 and masks[3] == masks[straight._CHUNK]

@@ -57,7 +57,7 @@ def noendbr(p: Program, i: int) -> bool:
 def check_iret_regs_hint(p: Program, i: int) -> None:
     """read_unwind_hints(): an UNWIND_HINT_IRET_REGS (REGS_PARTIAL) at a global
     symbol is an entry point, so with --ibt it must be an ENDBR."""
-    if not p.opts.ibt or p.insn[i].kind == Kind.ENDBR or noendbr(p, i):
+    if not p.opts.ibt or p.insn.kinds[i] == Kind.ENDBR or noendbr(p, i):
         return
     secno, off = p.sec_of[i].sec.index, p.insn.off[i]
     sym = next((s for s in p.symtab.section(secno).ordered
@@ -81,7 +81,7 @@ def endbr_list(p: Program) -> list[int]:
             i = cs.by_off.get(f.offset)
             if i is None:
                 continue
-            if p.insn[i].kind == Kind.ENDBR and i not in listed:
+            if p.insn.kinds[i] == Kind.ENDBR and i not in listed:
                 listed.add(i)
                 out.append(i)
     return out
@@ -94,7 +94,7 @@ def _noendbr_range(p: Program, secno: int, off: int) -> bool:
     if sym is None:
         return False
     first = p.find(sym.sec, sym.offset)
-    if first < 0 or (p.insn[first].kind != Kind.ENDBR and not noendbr(p, first)):
+    if first < 0 or (p.insn.kinds[first] != Kind.ENDBR and not noendbr(p, first)):
         return False
     return off == sym.offset + sym.len
 
@@ -106,7 +106,7 @@ def _code_reloc(p: Program, i: int, used: set[int], pc_branch: frozenset) -> int
     r = p.reloc_in(i)
     if r is None:
         return 0
-    ins = p.insn[i]
+    end = p.insn.end(i)
     table = p.elf.relocs(p.sec_of[i].sec)
     warnings = 0
     while r is not None:
@@ -117,7 +117,7 @@ def _code_reloc(p: Program, i: int, used: set[int], pc_branch: frozenset) -> int
             d = p.find(s.sec, off)
             if d >= 0:
                 df, f = p.func(d), p.func(i)
-                if p.insn[d].kind == Kind.ENDBR:
+                if p.insn.kinds[d] == Kind.ENDBR:
                     used.add(d)
                 elif df is not None and f is not None and df.pfunc is f.pfunc:
                     pass                     # _THIS_IP_, IRET-to-self
@@ -126,7 +126,7 @@ def _code_reloc(p: Program, i: int, used: set[int], pc_branch: frozenset) -> int
                 else:
                     p.warn_insn(i, "ibt", "relocation to !ENDBR: %s" % p.offstr(s.sec, off))
                     warnings += 1
-        r = table.in_range(nxt, ins.end - nxt) if nxt < ins.end else None
+        r = table.in_range(nxt, end - nxt) if nxt < end else None
     return warnings
 
 
@@ -156,7 +156,7 @@ def validate_ibt(p: Program) -> int:
                 d = p.find(s.sec, s.offset + r.addend)
                 if d < 0:
                     continue
-                if p.insn[d].kind == Kind.ENDBR:
+                if p.insn.kinds[d] == Kind.ENDBR:
                     used.add(d)
                     continue
                 if noendbr(p, d):

@@ -79,6 +79,12 @@ class InsnTable:
     def __bool__(self) -> bool:
         return bool(self._kind)
 
+    @property
+    def kinds(self) -> bytearray:
+        """The decoder's kind of each instruction, as a column (read, not written:
+        building an Insn to ask one instruction's kind costs a microsecond)."""
+        return self._kind
+
     def with_kind(self, *kinds: Kind) -> array:
         """The indices of the instructions the decoder gave one of `kinds`, in
         order (building an Insn for every instruction to read its kind had

@@ -552,18 +552,7 @@ class Interpreter:
                 i = p.find(cs.sec.index, f.offset)
                 if i < 0:
                     continue
-                j = p.prev_same_sec(i)
-                found = -1
-                while j >= 0:
-                    if p.kind[j] != Kind.NOP:
-                        break
-                    d = f.offset - p.insn.off[j]
-                    if d > n:
-                        break
-                    if d == n:
-                        found = j
-                        break
-                    j = p.prev_same_sec(j)
+                found = p.padding_before(i, n)
                 if found < 0 or p.cfi[i] is None:
                     continue
                 for k in range(found, i):

@@ -345,6 +345,19 @@ class Program:
     def prev_same_sec(self, i: int) -> int:
         return i - 1 if i > self.sec_of[i].first else -1
 
+    def padding_before(self, i: int, size: int) -> int:
+        """The first of the NOPs that fill exactly the `size` bytes before
+        instruction i in its section (a function's --prefix padding), or -1."""
+        kind, off, nop = self.kind, self.insn.off, Kind.NOP
+        first, at = self.sec_of[i].first, off[i]
+        j = i - 1
+        while j >= first and kind[j] == nop:
+            gap = at - off[j]
+            if gap >= size:
+                return j if gap == size else -1
+            j -= 1
+        return -1
+
     def func(self, i: int) -> Sym | None:
         """objtool's insn_func(): the STT_FUNC symbol an instruction belongs to."""
         s = self.sym[i]

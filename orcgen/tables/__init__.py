@@ -96,13 +96,14 @@ class Edits:
         out: list[NewReloc] = []
         syms: dict[int, SymRef] = {}
         rt = rtype
+        mk = tuple.__new__          # a named tuple's own __new__ is Python code: 1 M calls
         for k, (secno, offset) in enumerate(targets):
             sym = syms.get(secno)
             if sym is None:
                 sym = syms[secno] = self.text_reloc(0, secno, 0, rtype).sym
                 if rt is None:
                     rt = self.r_text
-            out.append(NewReloc(stride * k, rt, sym, offset))
+            out.append(mk(NewReloc, (stride * k, rt, sym, offset)))
         return out
 
     def add_pair(self, name: str, entsize: int, data: bytes, relocs: list[NewReloc],

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from ..elf import STT_FUNC
 from ..elfwrite import NewSymbol
-from ..insn import Kind
 from ..program import Program
 from . import Edits
 
@@ -26,17 +25,8 @@ def prefix_functions(p: Program, size: int):
             if f.type != STT_FUNC:
                 continue
             i = p.find(f.sec, f.offset)
-            if i < 0:
-                continue
-            j = p.prev_same_sec(i)
-            while j >= 0 and p.kind[j] == Kind.NOP:
-                gap = f.offset - p.insn.off[j]
-                if gap > size:
-                    break
-                if gap == size:
-                    yield f
-                    break
-                j = p.prev_same_sec(j)
+            if i >= 0 and p.padding_before(i, size) >= 0:
+                yield f
 
 
 def add_prefix_symbols(ed: Edits, p: Program, size: int) -> int:

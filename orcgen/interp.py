@@ -73,11 +73,12 @@ class Interpreter:
         p, o = self.p, self.opts
         if not p.insn:
             return
-        self.plain = plain_mask(p)
+        walks_all = o.stackval or o.orc or o.uaccess
+        self.plain = plain_mask(p, None if walks_all else self.noinstr_code())
         warnings = 0
         if o.retpoline:
             warnings += self.validate_retpoline()
-        if o.stackval or o.orc or o.uaccess:
+        if walks_all:
             warnings += self.validate_functions()
             warnings += self.validate_unwind_hints()
             if not warnings:
@@ -135,13 +136,20 @@ class Interpreter:
         are walked (objtool's validate_noinstr_sections()), each one's functions
         and then its unwind hints; no ORC comes of it."""
         warnings = 0
-        for name in (".noinstr.text", ".entry.text", ".cpuidle.text"):
-            sec = self.p.section_named(name)
-            cs = self.p.code_by_secno.get(sec.index) if sec is not None else None
-            if cs is not None:
-                warnings += self.validate_functions([cs])
-                warnings += self.validate_unwind_hints([cs])
+        for cs in self.noinstr_code():
+            warnings += self.validate_functions([cs])
+            warnings += self.validate_unwind_hints([cs])
         return warnings
+
+    def noinstr_code(self) -> list:
+        """The noinstr sections that exist, in objtool's order."""
+        p, out = self.p, []
+        for name in (".noinstr.text", ".entry.text", ".cpuidle.text"):
+            sec = p.section_named(name)
+            cs = p.code_by_secno.get(sec.index) if sec is not None else None
+            if cs is not None:
+                out.append(cs)
+        return out
 
     def validate_unwind_hints(self, code=None) -> int:
         p = self.p

@@ -48,15 +48,18 @@ def _plain(p: Program, a: int, b: int) -> bytes:
     return quiet.to_bytes(b - a, "little")
 
 
-def plain_mask(p: Program) -> bytearray:
+def plain_mask(p: Program, code=None) -> bytearray:
     """At each instruction, given that the walk came from the one before: 1
     where it may pass by recording the state, 2 where it then applies the
     instruction's stack operations and goes on, 0 where it must look; one
-    more byte, 0, at the end."""
+    more byte, 0, at the end.  With `code` (code sections), only theirs are
+    worked out, 0 elsewhere (vmlinux.o's link-time run walks a few sections)."""
     n = len(p.kind)
-    out = bytearray()
-    for k in range(0, n, _CHUNK):
-        out += _plain(p, k, min(n, k + _CHUNK))
+    out = bytearray(n)
+    for a, b in [(0, n)] if code is None else [(cs.first, cs.end) for cs in code]:
+        for k in range(a, b, _CHUNK):
+            e = min(b, k + _CHUNK)
+            out[k:e] = _plain(p, k, e)
     for col in (p.alt_group, p.alts, p.instr, p.restore):    # (alt_group: fake NOPs too)
         for i in col:
             out[i] = 0

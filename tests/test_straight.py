@@ -13,7 +13,7 @@ from orcgen import interp
 def _outcome(path: str, opts, fast: bool, monkeypatch) -> tuple:
     if not fast:
         real = interp.plain_mask
-        monkeypatch.setattr(interp, "plain_mask", lambda p: bytearray(len(real(p))))
+        monkeypatch.setattr(interp, "plain_mask", lambda p, code=None: bytearray(len(real(p, code))))
     try:
         return outcome(read(path), opts, path)
     finally:
@@ -46,7 +46,7 @@ def test_the_mask_does_not_depend_on_its_chunks(monkeypatch):
     real = straight.plain_mask
     for size in (straight._CHUNK, 3):
         monkeypatch.setattr(straight, "_CHUNK", size)
-        monkeypatch.setattr(interp, "plain_mask", lambda p: masks.setdefault(size, []).append(real(p))
+        monkeypatch.setattr(interp, "plain_mask", lambda p, code=None: masks.setdefault(size, []).append(real(p, code))
                             or masks[size][-1])
         for path in OBJECTS[::4]:
             outcome(read(path), OPTIONS["keep-going"], path)

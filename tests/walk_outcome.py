@@ -15,6 +15,7 @@ OPTIONS = {
     "objtool-vmlinux": Options(orc=True, stackval=True, uaccess=True, noinstr=True, link=True,
                                ibt=True, unret=True, rethunk=True, retpoline=True, prefix=16),
     "keep-going": Options(orc=True, stackval=True, keep_going=True, precise=True),
+    "vmlinux-link-noinstr": Options(orc=False, noinstr=True, link=True, unret=True),  # noinstr walks only
 }
 
 

@@ -35,6 +35,7 @@ class OrcRow:
 
 
 _NONE = object()        # build_table's "no state seen yet"
+_RUN = 1 << 16          # instructions looked at a slice at a time (libLLVM's .text is 13 M)
 
 
 def build_table(p: Program, keep: bool = True) -> list[OrcRow]:
@@ -63,7 +64,7 @@ def build_table(p: Program, keep: bool = True) -> list[OrcRow]:
                 # changes (states are interned and come in runs; compress()
                 # finds those at C speed, 5 M instructions on vmlinux.o)
                 k = bisect_left(in_alts, i)
-                j = min(in_alts[k], cs.end) if k < len(in_alts) else cs.end
+                j = min(in_alts[k] if k < len(in_alts) else cs.end, cs.end, i + _RUN)
                 run = cfi[i:j]
                 for at in compress(range(i, j), map(is_not, run, chain((last,), run))):
                     c = cfi[at]

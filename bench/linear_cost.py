@@ -74,7 +74,7 @@ def run_pair(path: str, args: list[str], objtool: str, tmp: str) -> dict:
         shutil.copy(path, copy)
         cmd = ([objtool] if tool == "objtool" else
                [sys.executable, os.path.join(ROOT, "bin", "orcgen-objtool")]) + args + [copy]
-        wall, rss, status, tail = measure(cmd, env)
+        wall, rss, status, tail, _pss = measure(cmd, env)
         if tool == "orcgen" and status not in (0, row["objtool"][2]):
             raise SystemExit("orcgen failed on %s (exit %d): %s" % (path, status, tail))
         row[tool] = (wall, rss, status)

@@ -145,7 +145,7 @@ def _fork(it, piece: list, before: _Before) -> tuple[int, int]:
 
 # States go over the pipe this many reached stretches at a time, as numbers
 # into the list of distinct states, so that neither side holds them all twice
-# (libLLVM: 6 M instructions a piece, a few thousand distinct states).
+# (libLLVM with -j 2: 6 M instructions a piece).
 _SPANS_PER_CHUNK = 4096
 
 
@@ -200,8 +200,8 @@ def _chunk(cfi: list, spans: list, known: list, number: dict) -> tuple:
 class _Received:
     """A child's walk as it arrives: the header at once, then the states."""
 
-    def __init__(self, pid: int, fd: int) -> None:
-        self.pid, self.file = pid, os.fdopen(fd, "rb")
+    def __init__(self, pid: int, file) -> None:
+        self.pid, self.file = pid, file
         self.visited, self.groups, meta = pickle.load(self.file)
         self.findings, self.finding_insn, self.warned, self.reads, self.warnings = marshal.loads(meta)
 
@@ -228,13 +228,11 @@ class _Received:
 
 def _receive(pid: int, fd: int) -> _Received | None:
     """The child's header, or None if it failed before sending one."""
+    f = os.fdopen(fd, "rb")
     try:
-        return _Received(pid, fd)
+        return _Received(pid, f)
     except Exception:
-        try:
-            os.close(fd)
-        except OSError:
-            pass                    # the file object has closed it
+        f.close()
         os.waitpid(pid, 0)
         return None
 

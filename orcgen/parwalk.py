@@ -89,7 +89,10 @@ def walk(it, tasks: list, n: int) -> int | None:
     children: list[tuple[int, int]] = []
     try:
         for piece in cut[1:]:
-            children.append(_fork(it, piece, before))
+            try:
+                children.append(_fork(it, piece, before))
+            except OSError:                # no process left (a limit): one process, as without -j
+                return None
         warnings = it.walk_tasks(cut[0])
         for k, (pid, fd) in enumerate(children):
             children[k] = (-1, -1)

@@ -88,6 +88,15 @@ def _shared_tail() -> bytes:
 VMLINUX = OPTIONS["objtool-vmlinux"]
 
 
+def _four_apart() -> bytes:
+    """f, g, h and k, each push; pop; ret, with an int3 between them."""
+    b = ElfBuilder()
+    b.section(".text", bytes.fromhex("555dc3 cc 555dc3 cc 555dc3 cc 555dc3"))
+    for k, name in enumerate("fghk"):
+        b.func(name, ".text", 4 * k, 3)
+    return b.build()
+
+
 def test_pieces_that_share_code_are_walked_again(monkeypatch):
     data = _shared_tail()
     log: list = []
@@ -116,13 +125,27 @@ def test_a_piece_that_fails_midway_is_undone(monkeypatch):
         if len(calls) > 1:
             raise MemoryError
         return real(*a)
-    b = ElfBuilder()
-    b.section(".text", bytes.fromhex("555dc3 cc 555dc3 cc 555dc3 cc 555dc3"))    # f, g, h, k apart
-    for k, name in enumerate("fghk"):
-        b.func(name, ".text", 4 * k, 3)
-    data = b.build()
+    data = _four_apart()
     log: list = []
     one = _outcome(data, VMLINUX, 1, monkeypatch)
     many = _outcome(data, VMLINUX, 2, monkeypatch, _chunk=dies_second, _SPANS_PER_CHUNK=1, _merge=_merges(log))
     assert many == one and log == [False]
     assert one[1] == bytes([1, 1, 1, 0] * 3 + [1, 1, 1])
+
+
+def test_no_process_to_fork_walks_here(monkeypatch):
+    """fork() fails (a process limit): the walk is the one-process walk, and
+    the children already started are stopped."""
+    data = _four_apart()
+    import os as _os
+    real, forks = _os.fork, []
+
+    def second_fails():
+        if forks:
+            raise BlockingIOError(11, "Resource temporarily unavailable")
+        forks.append(1)
+        return real()
+    monkeypatch.setattr(_os, "fork", second_fails)
+    many = _outcome(data, VMLINUX, 3, monkeypatch)
+    assert forks == [1]
+    assert many == _outcome(data, VMLINUX, 1, monkeypatch)

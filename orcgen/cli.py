@@ -83,18 +83,17 @@ def main(argv: list[str] | None = None) -> int:
     from . import cache
     cache.default = None if no_cache else cache.shared()     # this call's, not an earlier one's
     mod = importlib.import_module("orcgen.commands." + name)
-    if "-h" in argv or "--help" in argv:
+    helping = "-h" in argv or "--help" in argv
+    # kept: the warm worker parses a command line per object of a build, and
+    # building the parser was a quarter of its answer (help adds to it: not kept)
+    ap = None if helping else _command_parsers.get(name)
+    if ap is None:
         ap = argparse.ArgumentParser(prog="orcgen " + name, description=COMMANDS[name])
         mod.add_arguments(ap)
-        _describe_shared(ap, name)
-    else:
-        ap = _command_parsers.get(name)
-        if ap is None:
-            # kept: the warm worker parses a command line per object of a
-            # build, and building the parser was a quarter of its answer
-            ap = _command_parsers[name] = argparse.ArgumentParser(prog="orcgen " + name,
-                                                                  description=COMMANDS[name])
-            mod.add_arguments(ap)
+        if helping:
+            _describe_shared(ap, name)
+        else:
+            _command_parsers[name] = ap
     args, extra = ap.parse_known_args(argv[1:])
     files = getattr(args, "files", None)
     from . import pardecode, parwalk

@@ -24,7 +24,7 @@ from .program import Program
 from .straight import plain_mask
 from .pvops import pv_call_dest
 from .symbols import Sym
-from .unreachable import call_dest, validate_reachable
+from .unreachable import validate_reachable
 from .unret import validate_unrets
 
 
@@ -404,11 +404,8 @@ class Interpreter:
 
     # -- per-instruction rules ----------------------------------------------------
 
-    def _call_dest(self, i: int):
-        return call_dest(self.p, i)
-
     def _call_dest_name(self, i: int) -> str:
-        d = self._call_dest(i)
+        d = self.p.insn_call_dest(i)
         if d is not None:
             return d.name
         # objtool 6.12's call_dest_name() would name a pv_ops slot, but looks the
@@ -416,7 +413,7 @@ class Interpreter:
         return "{dynamic}"
 
     def _is_special_call(self, i: int) -> bool:
-        d = self._call_dest(i)
+        d = self.p.insn_call_dest(i)
         return self.p.kind[i] == Kind.CALL and d is not None and (d.fentry or d.embedded_insn)
 
     def _noinstr_call_dest(self, f: Sym | None, i: int) -> bool:
@@ -428,7 +425,7 @@ class Interpreter:
 
     def _validate_call(self, i: int, w: Walk) -> int:
         p = self.p
-        d = self._call_dest(i)
+        d = self.p.insn_call_dest(i)
         if w.noinstr and w.instr <= 0 and not self._noinstr_call_dest(d, i):
             p.warn_insn(i, "noinstr", "call to %s() leaves .noinstr.text section" % self._call_dest_name(i))
             return 1

@@ -45,10 +45,11 @@ def build_table(p: Program, keep: bool = True) -> list[OrcRow]:
     fmt = p.be.orc
     null = fmt.NULL
     rows: list[OrcRow] = []
-    memo: dict = {}             # states are interned: a few hundred distinct ones per object
+    # id(state) -> entry: states are interned (a few hundred distinct ones per
+    # object), live in p.cfi throughout, and hashing one is two 34-int tuples
+    memo: dict = {}
     group_at, cfi, off = p.alt_group.get, p.cfi, p.insn.off
     in_alts = sorted(p.alt_group)
-    by_id: dict = {}            # id(state) -> entry: the states live in p.cfi throughout
     for cs in p.code:
         if not cs.text:
             continue
@@ -68,12 +69,9 @@ def build_table(p: Program, keep: bool = True) -> list[OrcRow]:
                 run = cfi[i:j]
                 for at in compress(range(i, j), map(is_not, run, chain((last,), run))):
                     c = cfi[at]
-                    e = by_id.get(id(c))        # hashing a state is two 34-int tuples
+                    e = memo.get(id(c))
                     if e is None:
-                        e = memo.get(c)
-                        if e is None:
-                            e = memo[c] = _encode(p, fmt, c, at)
-                        by_id[id(c)] = e
+                        e = memo[id(c)] = _encode(p, fmt, c, at)
                     if e is not prev and e != prev:
                         if keep:
                             rows.append(OrcRow(name, secno, off[at], e))

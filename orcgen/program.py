@@ -358,6 +358,10 @@ class Program:
             j -= 1
         return -1
 
+    def insn_call_dest(self, i: int) -> Sym | None:
+        """objtool's insn_call_dest(): a direct call's or jump's destination symbol."""
+        return None if self.kind[i] in (Kind.JUMP_DYNAMIC, Kind.CALL_DYNAMIC) else self.call_dest[i]
+
     def func(self, i: int) -> Sym | None:
         """objtool's insn_func(): the STT_FUNC symbol an instruction belongs to."""
         s = self.sym[i]

@@ -13,11 +13,6 @@ from .program import Program
 _UNREACHED = re.compile(rb"\x00+")
 
 
-def call_dest(p: Program, i: int):
-    """The instruction's direct call or jump destination (objtool's insn_call_dest())."""
-    return None if p.kind[i] in (Kind.JUMP_DYNAMIC, Kind.CALL_DYNAMIC) else p.call_dest[i]
-
-
 def validate_reachable(p: Program) -> None:
     """objtool's validate_reachable_instructions(): every instruction no walk
     reached is a finding, unless objtool has a reason to expect it."""
@@ -34,7 +29,7 @@ def validate_reachable(p: Program) -> None:
                     continue
                 prev = p.prev_same_sec(i)
                 if prev >= 0 and p.dead_end[prev]:
-                    d = call_dest(p, prev)
+                    d = p.insn_call_dest(prev)
                     if d is not None:
                         p.warn_insn(i, "noreturn", "%s() is missing a __noreturn annotation" % d.name)
                         continue
@@ -78,7 +73,7 @@ def _ignore_unreachable(p: Program, i: int) -> bool:
         return True
     j = i
     for _ in range(5):
-        d = call_dest(p, j) if p.kind[j] == Kind.CALL else None
+        d = p.insn_call_dest(j) if p.kind[j] == Kind.CALL else None
         if d is not None and d.name in ("__asan_handle_no_return",
                                         "__ubsan_handle_builtin_unreachable"):
             return True

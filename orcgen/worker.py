@@ -171,7 +171,7 @@ def _front(srv, hand_out, cli, commands, io, stamps: dict[str, int]) -> None:
     srv.settimeout(_IDLE)
     commands.set_cache_only(True)
     base_env = dict(os.environ)
-    base_data = dict(getattr(os.environ, "_data", {})) or None
+    base_data = dict(os.environ._data) if hasattr(os.environ, "_data") else None
     checked = 0.0
     while True:
         try:
@@ -202,7 +202,7 @@ def _front(srv, hand_out, cli, commands, io, stamps: dict[str, int]) -> None:
                 finally:
                     # as it was, if the command changed it (a build's requests
                     # all bring the same settings: then it had not)
-                    if getattr(os.environ, "_data", None) != base_data:
+                    if base_data is None or os.environ._data != base_data:
                         os.environ.clear()
                         os.environ.update(base_env)
             if reply is not None:

@@ -86,24 +86,22 @@ class Edits:
         """objtool's elf_init_reloc_text_sym(): a reference to code (PC-relative
         unless `rtype` says otherwise, as __mcount_loc's R_ABS64), against the
         code section's symbol with the offset as addend."""
-        if not self.elf.sections[secno].is_exec:
-            raise InputError("%s is not a code section" % self.elf.sections[secno].name)
-        return NewReloc(where, self.r_text if rtype is None else rtype, self.section_symbol(secno), offset)
+        return self.text_relocs(0, [(secno, offset)], rtype)[0]._replace(offset=where)
 
     def text_relocs(self, stride: int, targets, rtype: int | None = None) -> list[NewReloc]:
         """text_reloc(stride * k, secno, offset, rtype) for the k-th (secno, offset)
         of `targets`: each section checked and its symbol looked up once."""
         out: list[NewReloc] = []
         syms: dict[int, SymRef] = {}
-        rt = rtype
-        mk = tuple.__new__          # a named tuple's own __new__ is Python code: 1 M calls
         for k, (secno, offset) in enumerate(targets):
             sym = syms.get(secno)
             if sym is None:
-                sym = syms[secno] = self.text_reloc(0, secno, 0, rtype).sym
-                if rt is None:
-                    rt = self.r_text
-            out.append(mk(NewReloc, (stride * k, rt, sym, offset)))
+                if not self.elf.sections[secno].is_exec:
+                    raise InputError("%s is not a code section" % self.elf.sections[secno].name)
+                if rtype is None:
+                    rtype = self.r_text
+                sym = syms[secno] = self.section_symbol(secno)
+            out.append(NewReloc(stride * k, rtype, sym, offset))
         return out
 
     def add_pair(self, name: str, entsize: int, data: bytes, relocs: list[NewReloc],
